@@ -1,0 +1,50 @@
+# Two entry points (see README): `make book` and `make test`. Both set up .venv on first use.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PROFILE ?= cpu
+
+export JUPYTER_PREFER_ENV_PATH := 1
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export PATH := $(BIN):$(PATH)
+
+.PHONY: book test setup lint unit chapters-ci nbval html-ci clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+## make book: execute every chapter at PROFILE (default cpu) and build the HTML into _build/html
+book: setup
+	$(BIN)/python -m resbook execute --profile $(PROFILE) --out _build/executed/$(PROFILE)
+	$(BIN)/python -m resbook stage --executed _build/executed/$(PROFILE) --site _build/site
+	$(BIN)/jupyter-book build _build/site --path-output . --warningiserror --nitpick --keep-going
+	@echo "Front page: $(CURDIR)/_build/html/index.html"
+
+## make test: lint, unit tests, chapters executed at `ci` and checked with nbval, book built strictly
+test: setup lint unit chapters-ci nbval html-ci
+
+lint: setup
+	$(BIN)/ruff check src tests
+
+unit: setup
+	$(BIN)/pytest -q tests -m "not chapters"
+
+chapters-ci: setup
+	$(BIN)/pytest -q tests -m chapters
+
+nbval: setup
+	$(BIN)/pytest -q --nbval-lax -p no:cacheprovider _build/executed/ci/book
+
+html-ci: setup
+	$(BIN)/python -m resbook stage --executed _build/executed/ci --site _build/site-ci
+	$(BIN)/jupyter-book build _build/site-ci --path-output _build/ci --warningiserror --nitpick --keep-going
+	@echo "CI build of the book: $(CURDIR)/_build/ci/_build/html/index.html"
+
+clean:
+	rm -rf _build

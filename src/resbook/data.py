@@ -1,0 +1,173 @@
+"""The book's data sets, held as tensors.
+
+`digits` and `mnist1d` are real data that need no internet; `cifar10` is the papers' data set and
+goes through torchvision's loader from a folder the reader provides. Small data sets are batched
+by slicing tensors, with no per-image loader in the hot path.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pathlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+DATASETS = ("digits", "mnist1d", "cifar10")
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train and test tensors plus what a model needs to know about their shape."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    num_classes: int
+    pad: int = 0  # >0: random-crop augmentation pads by this much (CIFAR's 4 pixels)
+    flip: bool = False  # horizontal flips are a valid augmentation
+
+    @property
+    def in_channels(self) -> int:
+        return self.train_x.shape[1]
+
+    @property
+    def dims(self) -> int:
+        """1 for sequences (N, C, L), 2 for images (N, C, H, W)."""
+        return self.train_x.dim() - 2
+
+    def to(self, device: torch.device | str) -> Dataset:
+        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
+        return Dataset(self.name, **moved, num_classes=self.num_classes, pad=self.pad, flip=self.flip)
+
+
+def load(name: str) -> Dataset:
+    """The data set called `name` (one of DATASETS)."""
+    loaders = {"digits": digits, "mnist1d": mnist1d, "cifar10": cifar10}
+    if name not in loaders:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    return loaders[name]()
+
+
+def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    # one scalar mean and std from the training split: per-pixel stats divide by zero on blank borders
+    mean, std = train.mean(), train.std()
+    return (torch.tensor((train - mean) / std, dtype=torch.float32),
+            torch.tensor((test - mean) / std, dtype=torch.float32))
+
+
+@functools.lru_cache(maxsize=1)
+def digits() -> Dataset:
+    """scikit-learn's bundled 8x8 handwritten digits: 1,437 train / 360 test, stratified, fixed."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = bunch.images.astype(np.float32)[:, None]  # (N, 1, 8, 8)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, bunch.target, test_size=0.2, stratify=bunch.target, random_state=0
+    )
+    train_x, test_x = _standardise(x_tr, x_te)
+    return Dataset("digits", train_x, torch.tensor(y_tr), test_x, torch.tensor(y_te), num_classes=10)
+
+
+@functools.lru_cache(maxsize=1)
+def mnist1d(num_samples: int = 5000, seed: int = 42) -> Dataset:
+    """MNIST-1D (Greydanus 2020), generated here with `make_dataset`: 4,000 train / 1,000 test, length 40.
+
+    Never calls `get_dataset`, which downloads.
+    """
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = num_samples
+    args.seed = seed
+    data = make_dataset(args)
+    x_tr = np.asarray(data["x"], dtype=np.float32)[:, None]  # (N, 1, 40)
+    x_te = np.asarray(data["x_test"], dtype=np.float32)[:, None]
+    train_x, test_x = _standardise(x_tr, x_te)
+    return Dataset("mnist1d", train_x, torch.as_tensor(data["y"]).long(), test_x,
+                   torch.as_tensor(data["y_test"]).long(), num_classes=10)
+
+
+def data_root() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("RESBOOK_DATA", pathlib.Path.home() / ".cache" / "resbook-data"))
+
+
+def cifar10(root: str | os.PathLike | None = None, download: bool = False) -> Dataset:
+    """CIFAR-10 through torchvision's loader: 50,000 train / 10,000 test, normalised per channel.
+
+    The files are read from `root` (default: $RESBOOK_DATA, else ~/.cache/resbook-data). Without
+    them, and without `download=True`, this raises a FileNotFoundError saying how to get them.
+    """
+    from torchvision.datasets import CIFAR10
+
+    root = pathlib.Path(root) if root is not None else data_root()
+    try:
+        train = CIFAR10(str(root), train=True, download=download)
+        test = CIFAR10(str(root), train=False, download=download)
+    except RuntimeError as err:  # torchvision's "Dataset not found or corrupted"
+        raise FileNotFoundError(
+            f"CIFAR-10 not found under {root} (expected {root / 'cifar-10-batches-py'}). "
+            "Fix: on a machine with internet run "
+            "`python -c \"import resbook.data as d; d.cifar10(download=True)\"`, "
+            "or copy the extracted cifar-10-batches-py folder there, or point RESBOOK_DATA at the "
+            "folder that holds it. Offline, use the `digits` or `mnist1d` data sets instead."
+        ) from err
+
+    mean = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+
+    def tensors(split) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy(np.asarray(split.data)).permute(0, 3, 1, 2).float().div_(255)
+        return (x - mean) / std, torch.tensor(split.targets, dtype=torch.long)
+
+    train_x, train_y = tensors(train)
+    test_x, test_y = tensors(test)
+    return Dataset("cifar10", train_x, train_y, test_x, test_y, num_classes=10, pad=4, flip=True)
+
+
+def augment(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random crop after zero padding by `pad`, and random horizontal flips, on whole batches.
+
+    Runs on the tensor's own device, so a GPU augments without a trip through the CPU.
+    """
+    n = x.shape[0]
+    device = x.device
+    if pad:
+        size = x.shape[-2:]
+        padded = torch.nn.functional.pad(x, [pad] * 4)
+        offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator, device="cpu").to(device)
+        rows = offsets[0].view(n, 1) + torch.arange(size[0], device=device).view(1, -1)
+        cols = offsets[1].view(n, 1) + torch.arange(size[1], device=device).view(1, -1)
+        batch = torch.arange(n, device=device).view(n, 1, 1, 1)
+        chans = torch.arange(x.shape[1], device=device).view(1, -1, 1, 1)
+        x = padded[batch, chans, rows.view(n, 1, -1, 1), cols.view(n, 1, 1, -1)]
+    if flip:
+        mask = (torch.rand(n, generator=generator) < 0.5).to(device)
+        x = torch.where(mask.view(n, 1, 1, 1), x.flip(-1), x)
+    return x
+
+
+def batches(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Mini-batches by slicing (after one random permutation when `shuffle`)."""
+    n = x.shape[0]
+    if shuffle:
+        order = torch.randperm(n, generator=generator).to(x.device)
+        x, y = x[order], y[order]
+    for start in range(0, n, batch_size):
+        yield x[start:start + batch_size], y[start:start + batch_size]

@@ -1,0 +1,210 @@
+"""He et al.'s CIFAR ResNet family (6n+2 layers), plain twins, pre-activation variants, 1-D or 2-D.
+
+A network is `stem -> blocks -> head`. Every block exposes `shortcut(h)`, `branch(h)` (the residual
+function F) and `downsample`, so that probes can take a net apart without knowing how it was built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+SHORTCUTS = ("A", "B")
+
+
+def valid_depths(limit: int = 1202) -> list[int]:
+    """Depths of the family: 6n + 2 for n >= 1."""
+    return [6 * n + 2 for n in range(1, (limit - 2) // 6 + 1)]
+
+
+def blocks_per_stage(depth: int) -> int:
+    """n for depth = 6n + 2; a ValueError naming the nearest valid depths otherwise."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        try:
+            lower = max(8, 6 * int((float(depth) - 2) // 6) + 2)
+        except (TypeError, ValueError):
+            lower = 8
+        raise ValueError(
+            f"depth must be 6n+2 with n >= 1 (8, 14, 20, 26, 32, ..., 56, ..., 110); got {depth!r}. "
+            f"Nearest valid depths: {lower} and {lower + 6}."
+        )
+    return (depth - 2) // 6
+
+
+def _layers(dims: int) -> tuple[type[nn.Module], type[nn.Module]]:
+    if dims == 2:
+        return nn.Conv2d, nn.BatchNorm2d
+    if dims == 1:
+        return nn.Conv1d, nn.BatchNorm1d
+    raise ValueError(f"dims must be 1 (sequences, e.g. MNIST-1D) or 2 (images); got {dims!r}")
+
+
+class ZeroPadShortcut(nn.Module):
+    """He et al.'s option A: identity, subsampled by `stride`, with zero channels appended."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.extra_channels = out_channels - in_channels
+        self.stride = stride
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            index = (slice(None), slice(None)) + (slice(None, None, self.stride),) * (h.dim() - 2)
+            h = h[index]
+        if self.extra_channels:
+            pad = [0, 0] * (h.dim() - 2) + [0, self.extra_channels]
+            h = F.pad(h, pad)
+        return h
+
+
+def projection_shortcut(in_channels: int, out_channels: int, stride: int, dims: int) -> nn.Module:
+    """Option B: a strided 1x1 convolution (and BN) where the shape changes."""
+    conv, norm = _layers(dims)
+    return nn.Sequential(conv(in_channels, out_channels, 1, stride=stride, bias=False), norm(out_channels))
+
+
+class Block(nn.Module):
+    """One residual block (or its plain twin): two 3x3 convolutions with batch norm.
+
+    post-activation (He et al. 2016a): branch = conv-BN-ReLU-conv-BN, out = relu(shortcut + branch)
+    pre-activation (He et al. 2016b): branch = BN-ReLU-conv-BN-ReLU-conv, out = shortcut + branch
+    plain: out = relu(branch) (post) or branch (pre); the shortcut is kept for lesion studies.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        *,
+        residual: bool = True,
+        shortcut: str = "A",
+        preact: bool = False,
+        dims: int = 2,
+    ):
+        super().__init__()
+        conv, norm = _layers(dims)
+        self.residual = residual
+        self.preact = preact
+        self.downsample = stride != 1 or in_channels != out_channels
+        conv1 = conv(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        conv2 = conv(out_channels, out_channels, 3, padding=1, bias=False)
+        if preact:
+            layers = [norm(in_channels), nn.ReLU(), conv1, norm(out_channels), nn.ReLU(), conv2]
+        else:
+            layers = [conv1, norm(out_channels), nn.ReLU(), conv2, norm(out_channels)]
+        self.branch = nn.Sequential(*layers)
+        if not self.downsample:
+            self.shortcut: nn.Module = nn.Identity()
+        elif shortcut == "A":
+            self.shortcut = ZeroPadShortcut(in_channels, out_channels, stride)
+        elif shortcut == "B":
+            self.shortcut = projection_shortcut(in_channels, out_channels, stride, dims)
+        else:
+            raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {shortcut!r}")
+
+    def combine(self, skip: torch.Tensor | None, branch: torch.Tensor) -> torch.Tensor:
+        """How the block joins its two paths (skip is None for a plain block)."""
+        out = branch if skip is None else skip + branch
+        return out if self.preact else F.relu(out)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        skip = self.shortcut(h) if self.residual else None
+        return self.combine(skip, self.branch(h))
+
+
+class ResNet(nn.Module):
+    """stem -> blocks (flat, in forward order) -> head."""
+
+    def __init__(self, stem: nn.Module, blocks: Sequence[nn.Module], head: nn.Module):
+        super().__init__()
+        self.stem = stem
+        self.blocks = nn.ModuleList(blocks)
+        self.head = head
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """h_0 = stem(x), then the output of every block: len(blocks) + 1 tensors."""
+        hs = [self.stem(x)]
+        for block in self.blocks:
+            hs.append(block(hs[-1]))
+        return hs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)
+        for block in self.blocks:
+            h = block(h)
+        return self.head(h)
+
+
+def _stage_widths(width: int | Sequence[int]) -> tuple[int, int, int]:
+    if isinstance(width, int):
+        return (width, 2 * width, 4 * width)
+    widths = tuple(int(w) for w in width)
+    if len(widths) != 3:
+        raise ValueError(f"width must be an int or three stage widths; got {width!r}")
+    return widths  # type: ignore[return-value]
+
+
+def resnet(
+    depth: int,
+    *,
+    residual: bool = True,
+    width: int | Sequence[int] = 16,
+    shortcut: str = "A",
+    preact: bool = False,
+    in_channels: int = 3,
+    num_classes: int = 10,
+    dims: int = 2,
+) -> ResNet:
+    """He et al.'s CIFAR network of `depth` = 6n+2 layers: 3 stages of n blocks, widths w/2w/4w.
+
+    `residual=False` gives the plain twin (same parameters with option-A shortcuts).
+    `preact=True` gives the pre-activation variant used by Jastrzebski et al. `dims=1` uses
+    1-D convolutions (for MNIST-1D).
+    """
+    n = blocks_per_stage(depth)
+    if shortcut not in SHORTCUTS:
+        raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {shortcut!r}")
+    conv, norm = _layers(dims)
+    widths = _stage_widths(width)
+
+    stem_layers: list[nn.Module] = [conv(in_channels, widths[0], 3, padding=1, bias=False)]
+    if not preact:  # a pre-activation net normalises at the start of every block instead
+        stem_layers += [norm(widths[0]), nn.ReLU()]
+    stem = nn.Sequential(*stem_layers)
+
+    blocks = []
+    channels = widths[0]
+    for stage, out_channels in enumerate(widths):
+        for i in range(n):
+            stride = 2 if stage > 0 and i == 0 else 1
+            blocks.append(
+                Block(channels, out_channels, stride, residual=residual, shortcut=shortcut,
+                      preact=preact, dims=dims)
+            )
+            channels = out_channels
+
+    pool = nn.AdaptiveAvgPool2d(1) if dims == 2 else nn.AdaptiveAvgPool1d(1)
+    head_layers: list[nn.Module] = [norm(channels), nn.ReLU()] if preact else []
+    head = nn.Sequential(*head_layers, pool, nn.Flatten(), nn.Linear(channels, num_classes))
+
+    model = ResNet(stem, blocks, head)
+    _init_weights(model)
+    return model
+
+
+def _init_weights(model: nn.Module) -> None:
+    """He (Kaiming) normal init for convolutions, as in the paper; BN starts as the identity."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv1d | nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,122 @@
+"""Named scales at which the book runs: `ci` (tests), `cpu` (default, offline), `paper` (CIFAR-10, GPU).
+
+A profile fully names an experiment's scale; chapters take a profile name plus optional overrides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .data import DATASETS
+from .models import blocks_per_stage
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    datasets: tuple[str, ...]  # the data sets every chapter runs on
+    depths: tuple[int, ...]  # the depths of Chapter 1's sweep
+    seeds: tuple[int, ...]
+    epochs: int
+    widths: tuple[int, int, int] = (16, 32, 64)
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    milestones: tuple[float, ...] = (0.5, 0.75)  # fractions of training where the lr is divided by 10
+    warmup_epochs: float = 0.0  # at lr/10 first ...
+    warmup_min_depth: int = 0  # ... for nets at least this deep
+    augment: bool = False  # random crop + flip where the data set allows it
+
+    @property
+    def deepest(self) -> int:
+        return max(self.depths)
+
+    @property
+    def shallowest(self) -> int:
+        return min(self.depths)
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile(
+        name="ci",
+        description="smallest scale that still shows each effect; for tests (all chapters < 5 min on 2 cores)",
+        datasets=("digits",),
+        depths=(8, 56),
+        seeds=(0,),
+        epochs=15,
+        widths=(8, 16, 32),
+        warmup_epochs=1,
+    ),
+    "cpu": Profile(
+        name="cpu",
+        description="offline data, 3 seeds, each chapter < 10 min on a 2-core laptop",
+        datasets=("digits", "mnist1d"),
+        depths=(8, 20, 56),
+        seeds=(0, 1, 2),
+        epochs=20,
+        widths=(8, 16, 32),  # half the paper's widths: twice as fast, and the effects are the same
+        warmup_epochs=2,
+    ),
+    "paper": Profile(
+        name="paper",
+        description=(
+            "CIFAR-10 with He et al.'s recipe: SGD 0.9, wd 1e-4, batch 128, lr 0.1 divided by 10 at "
+            "32k and 48k of 64k iterations (164 epochs), crop+flip, lr 0.01 warm-up for ResNet-110; for a GPU"
+        ),
+        datasets=("cifar10",),
+        depths=(20, 32, 44, 56, 110),
+        seeds=(0, 1, 2),
+        epochs=164,
+        warmup_epochs=1,  # ~400 iterations at lr 0.01, as He et al. did for ResNet-110
+        warmup_min_depth=110,
+        augment=True,
+    ),
+}
+
+_FIXED = ("name", "description")
+OVERRIDABLE = tuple(f.name for f in fields(Profile) if f.name not in _FIXED)
+
+
+def resolve(profile: str | Profile = "cpu", overrides: dict[str, Any] | None = None) -> Profile:
+    """The named profile with `overrides` applied; clear errors for unknown names or bad values.
+
+    `dataset="digits"` is accepted as shorthand for `datasets=("digits",)`.
+    """
+    if isinstance(profile, Profile):
+        base = profile
+    elif profile in PROFILES:
+        base = PROFILES[profile]
+    else:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    overrides = dict(overrides or {})
+    if "dataset" in overrides:
+        overrides["datasets"] = (overrides.pop("dataset"),)
+    unknown = sorted(set(overrides) - set(OVERRIDABLE))
+    if unknown:
+        raise ValueError(
+            f"unknown override(s) {', '.join(unknown)}; valid overrides: dataset, {', '.join(OVERRIDABLE)}"
+        )
+    for key in ("datasets", "depths", "seeds", "widths", "milestones"):
+        if key in overrides:
+            value = overrides[key]
+            overrides[key] = tuple(value) if isinstance(value, list | tuple) else (value,)
+    result = replace(base, **overrides)
+    _validate(result)
+    return result
+
+
+def _validate(p: Profile) -> None:
+    bad = [d for d in p.datasets if d not in DATASETS]
+    if bad or not p.datasets:
+        raise ValueError(f"unknown dataset(s) {bad}; valid datasets: {', '.join(DATASETS)}")
+    for depth in p.depths:
+        blocks_per_stage(depth)  # raises with the nearest valid depths
+    if not p.depths or not p.seeds:
+        raise ValueError("a profile needs at least one depth and one seed")
+    if p.epochs < 1:
+        raise ValueError(f"epochs must be >= 1; got {p.epochs}")
+    if len(p.widths) != 3:
+        raise ValueError(f"widths must be three stage widths, e.g. (16, 32, 64); got {p.widths}")

@@ -1,0 +1,96 @@
+"""Getting trained runs: from the cache when they exist, trained (in parallel worker processes) when not."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .cache import RunCache
+from .train import TrainConfig, TrainResult, train
+
+
+def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = True) -> TrainResult:
+    """The trained run `config` names: loaded from the cache, or trained and stored."""
+    cache = cache or RunCache()
+    result = cache.load(config)
+    if result is None:
+        result = train(config, progress=progress)
+        cache.save(result)
+    return result
+
+
+def default_workers() -> int:
+    """One process per core on a CPU (the book's nets are too small to use two threads well); 1 on a GPU."""
+    if torch.cuda.is_available():
+        return 1
+    return int(os.environ.get("RESBOOK_WORKERS", os.cpu_count() or 1))
+
+
+def _train_in_worker(config: TrainConfig, cache_root: str, salt: str, threads: int) -> str:
+    torch.set_num_threads(threads)
+    run(config, RunCache(cache_root, salt), progress=False)
+    return config.label
+
+
+def sweep(
+    configs: Sequence[TrainConfig],
+    cache: RunCache | None = None,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[TrainResult]:
+    """All the runs in `configs`, in order. Missing ones train in `workers` processes that share the cache."""
+    cache = cache or RunCache()
+    workers = workers or default_workers()
+    missing = [c for c in dict.fromkeys(configs) if cache.load(c) is None]
+    if missing:
+        bar = tqdm(total=len(missing), desc=f"training {len(missing)} of {len(configs)} runs", disable=not progress)
+        if workers == 1 or len(missing) == 1:
+            for config in missing:
+                run(config, cache, progress=progress)
+                bar.update()
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            context = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started threads
+            with ProcessPoolExecutor(min(workers, len(missing)), mp_context=context) as pool:
+                futures = [pool.submit(_train_in_worker, c, str(cache.root), cache.salt, threads) for c in missing]
+                for future in as_completed(futures):
+                    bar.set_postfix_str(f"finished {future.result()}")
+                    bar.update()
+        bar.close()
+    results = []
+    for config in configs:
+        result = cache.load(config)
+        if result is None:  # lost between training and now (e.g. the cache folder was removed)
+            result = run(config, cache, progress=progress)
+        results.append(result)
+    return results
+
+
+def _describe(config: TrainConfig) -> dict:
+    return {
+        "dataset": config.dataset,
+        "depth": config.depth,
+        "net": "residual" if config.residual else "plain",
+        "label": config.label,
+        "seed": config.seed,
+        "shortcut": config.shortcut,
+        "preact": config.preact,
+    }
+
+
+def history_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
+    """One row per run and epoch: the run's description plus that epoch's metrics."""
+    frames = [pd.DataFrame(r.history).assign(**_describe(r.config)) for r in results]
+    return pd.concat(frames, ignore_index=True)
+
+
+def final_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
+    """One row per run: its description and its metrics after the last epoch."""
+    return pd.DataFrame([{**_describe(r.config), **r.final} for r in results])

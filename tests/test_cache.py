@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from resbook import runs, train
+from resbook.cache import RunCache
+
+CONFIG = train.TrainConfig("digits", 8, width=(4, 8, 16), epochs=1, batch_size=256)
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return RunCache(tmp_path / "runs")
+
+
+def test_miss_then_hit_without_training(cache, monkeypatch):
+    assert cache.load(CONFIG) is None
+    first = runs.run(CONFIG, cache, progress=False)
+    assert CONFIG in cache
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached run was trained again")
+
+    monkeypatch.setattr(runs, "train", no_training)
+    second = runs.run(CONFIG, cache, progress=False)
+    assert second.history == first.history
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_key_depends_on_config_and_code_salt(cache, tmp_path):
+    other = train.TrainConfig(**{**CONFIG.as_dict(), "seed": 1})
+    assert cache.key(CONFIG) != cache.key(other)
+    assert cache.key(CONFIG) != RunCache(tmp_path, salt="older-code").key(CONFIG)
+
+
+def test_corrupt_entry_is_reported_moved_aside_and_retrained(cache):
+    runs.run(CONFIG, cache, progress=False)
+    path = cache.path(CONFIG)
+    path.write_bytes(path.read_bytes()[:100])  # a truncated write
+    with pytest.warns(UserWarning, match="cannot read"):
+        assert cache.load(CONFIG) is None
+    assert not path.exists()
+    assert len(list(cache.root.glob("*.corrupt-*"))) == 1  # kept for inspection, not deleted
+    runs.run(CONFIG, cache, progress=False)
+    assert cache.load(CONFIG) is not None
+
+
+def test_entry_filed_under_the_wrong_key_is_not_served(cache):
+    runs.run(CONFIG, cache, progress=False)
+    newer = RunCache(cache.root, salt="newer-code")
+    cache.path(CONFIG).rename(newer.path(CONFIG))  # e.g. a file copied in by hand
+    with pytest.warns(UserWarning, match="different config or code version"):
+        assert newer.load(CONFIG) is None
+
+
+def test_writes_leave_no_temporary_files(cache):
+    runs.run(CONFIG, cache, progress=False)
+    assert [p.suffix for p in cache.root.iterdir()] == [".pt"]
+
+
+def test_sweep_trains_missing_runs_in_workers_and_returns_in_order(cache):
+    configs = [train.TrainConfig(**{**CONFIG.as_dict(), "seed": s}) for s in (0, 1)]
+    results = runs.sweep(configs, cache, workers=2, progress=False)
+    assert [r.config.seed for r in results] == [0, 1]
+    assert all(c in cache for c in configs)
+    frame = runs.final_frame(results)
+    assert list(frame.seed) == [0, 1] and {"train_err", "test_err", "net", "depth"} <= set(frame.columns)
