@@ -44,7 +44,8 @@ def test_paper_profile_warms_up_only_resnet110():
     assert (c.batch_size, c.lr, c.momentum, c.weight_decay, c.augment) == (128, 0.1, 0.9, 1e-4, True)
     # 164 epochs of 391 iterations: the paper's 64k iterations, with drops near 32k and 48k
     steps = 391
-    drops = [s for s in range(1, 164 * steps) if train.learning_rate(c, s, steps) < train.learning_rate(c, s - 1, steps)]
+    lrs = [train.learning_rate(c, s, steps) for s in range(164 * steps)]
+    drops = [s for s in range(1, len(lrs)) if lrs[s] < lrs[s - 1]]
     assert [round(s / 1000) for s in drops] == [32, 48]
 
 

@@ -63,7 +63,7 @@ def degradation_verdicts(finals: pd.DataFrame, responses: pd.DataFrame) -> list[
         stats = runs.groupby(["net", "depth"])[["train_err", "test_err"]].agg(["mean", "std"]).fillna(0.0)
         lo, hi = runs.depth.min(), runs.depth.max()
 
-        def err(net: str, depth: int, split: str = "train_err") -> tuple[float, float]:
+        def err(net: str, depth: int, split: str = "train_err", stats=stats) -> tuple[float, float]:
             return stats.loc[(net, depth), (split, "mean")], stats.loc[(net, depth), (split, "std")]
 
         p_lo, p_hi = err("plain", lo), err("plain", hi)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -37,11 +38,15 @@ class TrainConfig:
     milestones: tuple[float, ...] = (0.5, 0.75)
     warmup_epochs: float = 0.0
     augment: bool = False
+    # >0: in each mini-batch only this many randomly chosen residual branches pass gradient (Veit et
+    # al.'s training with short paths only); the forward pass is unchanged
+    active_branches: int = 0
 
     @property
     def label(self) -> str:
         kind = "residual" if self.residual else "plain"
-        return f"{'preact-' if self.preact else ''}{kind}-{self.depth}"
+        short = f" ({self.active_branches} active)" if self.active_branches else ""
+        return f"{'preact-' if self.preact else ''}{kind}-{self.depth}{short}"
 
     def build_model(self) -> ResNet:
         in_channels, dims, num_classes = SHAPES[self.dataset]
@@ -85,6 +90,25 @@ def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float
         return config.lr * 0.1
     drops = sum(step >= round(m * total) for m in config.milestones)
     return config.lr * 0.1**drops
+
+
+@contextlib.contextmanager
+def _short_paths_only(model: ResNet, active: int, generator: torch.Generator):
+    """Detach the branch outputs of all but `active` random blocks: no gradient path is longer than `active`."""
+    if not active:
+        yield
+        return
+    n = len(model.blocks)
+    if not 0 < active <= n:
+        raise ValueError(f"active_branches must be between 1 and the number of blocks ({n}); got {active}")
+    keep = set(torch.randperm(n, generator=generator)[:active].tolist())
+    handles = [b.branch.register_forward_hook(lambda _m, _i, out: out.detach())
+               for i, b in enumerate(model.blocks) if i not in keep]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
 
 
 @torch.no_grad()
@@ -131,7 +155,8 @@ def train(
             lr = learning_rate(config, step, steps_per_epoch)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = F.cross_entropy(model(xb), yb)
+            with _short_paths_only(model, config.active_branches, generator):
+                loss = F.cross_entropy(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
