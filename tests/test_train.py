@@ -56,3 +56,17 @@ def test_cifar_shaped_training_step_with_augmentation():
     config = train.TrainConfig("cifar10", 8, width=(4, 8, 16), epochs=1, batch_size=16, augment=True)
     result = train.train(config, fake, device="cpu", progress=False)
     assert len(result.history["train_loss"]) == 1
+
+
+def test_short_paths_only_leaves_inactive_branches_without_gradient():
+    model = train.TrainConfig("digits", 20, width=(4, 8, 16)).build_model()
+    x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
+    with train._short_paths_only(model, 2, torch.Generator().manual_seed(0)):
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    updated = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in b.branch.parameters())
+               for b in model.blocks]
+    assert sum(updated) == 2
+    assert all(not b.branch._forward_hooks for b in model.blocks)  # hooks removed afterwards
+    with pytest.raises(ValueError, match="between 1 and the number of blocks"):
+        with train._short_paths_only(model, 10, torch.Generator()):
+            pass

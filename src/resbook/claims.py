@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .models import count_parameters, resnet
@@ -89,3 +91,81 @@ def degradation_verdicts(finals: pd.DataFrame, responses: pd.DataFrame) -> list[
                     resp["residual", hi] < resp["residual", lo], dataset),
         ]
     return verdicts
+
+
+def _share_of_paths(n: int, lo: int, hi: int) -> float:
+    return sum(math.comb(n, k) for k in range(lo, hi + 1)) / 2**n
+
+
+def _spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def unravelled_verdicts(
+    dataset: str,
+    lesions: pd.DataFrame,
+    baselines: dict[str, float],
+    random: pd.DataFrame,
+    reorder: pd.DataFrame,
+    gradients: pd.DataFrame,
+    effective: tuple[int, int],
+    short_paths: pd.DataFrame,
+) -> list[Verdict]:
+    """Chapter 2's claims on one data set.
+
+    lesions: single_lesions rows with a `net` column ('residual-…' and 'plain-…'); baselines: error of
+    each net intact; random / reorder: rows of the residual net; gradients: one row per length k with
+    path_norm; effective: the 90 % range of lengths; short_paths: final rows with a `training` column
+    ('normal' or 'short paths').
+    """
+    res_name = next(n for n in baselines if n.startswith("residual"))
+    plain_name = next(n for n in baselines if n.startswith("plain"))
+    res = lesions[lesions.net == res_name].assign(rise=lambda f: f.error - baselines[res_name])
+    plain = lesions[lesions.net == plain_name]
+    n = len(res)
+    by_k = random.groupby("k").error.mean()
+    steps = by_k.diff().dropna()
+    rise_down = res[res.downsample].rise.mean()
+    rise_other = res[~res.downsample].rise.mean()
+    slope = np.polyfit(gradients.k, np.log(gradients.path_norm), 1)[0]
+    decay = gradients.path_norm.iloc[-1] / gradients.path_norm.iloc[0]
+    lo, hi = effective
+    normal = short_paths[short_paths.training == "normal"].test_err
+    short = short_paths[short_paths.training == "short paths"].test_err
+    rho_reorder = _spearman(reorder.tau, reorder.error)
+    return [
+        Verdict("lesion_residual",
+                f"{res_name}: median rise {100 * res.rise.median():.1f} points, largest {100 * res.rise.max():.1f}",
+                res.rise.median() < 2.5 * ERROR_MARGIN, dataset),
+        Verdict("lesion_plain",
+                f"{plain_name}: mean error after one deletion {100 * plain.error.mean():.0f} % "
+                f"(lowest {100 * plain.error.min():.0f} %)",
+                plain.error.mean() > 0.5, dataset),
+        Verdict("lesion_downsampling",
+                f"mean rise {100 * rise_down:.1f} points at downsampling blocks, {100 * rise_other:.1f} elsewhere",
+                rise_down > 2 * max(rise_other, 0.0) + 0.005, dataset),
+        Verdict("lesion_smooth",
+                f"{100 * by_k.iloc[1]:.0f} % (k=1) to {100 * by_k.iloc[-1]:.0f} % (k={n}); largest step "
+                f"{100 * steps.max():.0f} points; Spearman {_spearman(by_k.index, by_k.values):.2f}",
+                _spearman(by_k.index, by_k.values) >= 0.9 and steps.max() <= 0.25, dataset),
+        Verdict("reorder_smooth", f"Spearman(tau, error) = {rho_reorder:.2f} over {len(reorder)} orders",
+                rho_reorder <= -0.5, dataset),
+        Verdict("gradient_decay", f"log-slope {slope:.2f} per block; length {n} / length 0 = {decay:.1e}",
+                slope < 0 and decay < 0.1, dataset),
+        Verdict("effective_paths",
+                f"90 % of the gradient from lengths {lo}-{hi} of {n} ({lo / n:.2f}n-{hi / n:.2f}n), "
+                f"{100 * _share_of_paths(n, lo, hi):.1f} % of paths",
+                hi < n / 2, dataset),
+        Verdict("short_paths_training",
+                f"test error {_pct(short.mean(), short.std() if len(short) > 1 else 0.0)} with short paths, "
+                f"{_pct(normal.mean(), normal.std() if len(normal) > 1 else 0.0)} normal",
+                short.mean() <= normal.mean() + ERROR_MARGIN, dataset),
+    ]
+
+
+def binomial_verdict(n: int = 54, lo: int = 19, hi: int = 35) -> Verdict:
+    share = _share_of_paths(n, lo, hi)
+    return Verdict("paths_binomial", f"{100 * share:.1f} % of the 2^{n} paths have length {lo}-{hi} (exact count)",
+                   share > 0.95)

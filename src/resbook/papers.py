@@ -17,6 +17,7 @@ class PaperClaim:
 
 
 HE2016 = "he2016deep"
+VEIT2016 = "veit2016residual"
 
 # He et al. 2016, Table 6: parameters (millions) and CIFAR-10 test error (%) of the residual nets.
 TABLE6_PARAMS_M = {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7}
@@ -38,4 +39,23 @@ CLAIMS: dict[str, PaperClaim] = {
                                     "std of 3x3 layer outputs lower for ResNets at every depth"),
     "responses_depth": PaperClaim(HE2016, "Fig. 7", "Deeper residual nets have smaller layer responses",
                                   "ResNet-110 below ResNet-56 below ResNet-20"),
+    # Veit, Wilber, Belongie 2016 (CIFAR-10, ResNet-110 = 54 blocks; VGG-style plain net of 15 layers)
+    "paths_binomial": PaperClaim(VEIT2016, "Sec. 3, Fig. 6a", "Path lengths are binomial: most are middle-length",
+                                 "for 54 blocks, > 95 % of the 2^54 paths pass through 19 to 35 blocks"),
+    "lesion_residual": PaperClaim(VEIT2016, "Fig. 3a", "Deleting one block barely changes a residual net's error",
+                                  "ResNet-110: small increase for almost every block"),
+    "lesion_plain": PaperClaim(VEIT2016, "Fig. 3b", "Deleting one layer of a plain net destroys it",
+                               "VGG-15: any deletion gives about chance (90 %) error"),
+    "lesion_downsampling": PaperClaim(VEIT2016, "Fig. 3a", "Downsampling blocks matter more than the others",
+                                      "the error jumps somewhat at the downsampling blocks"),
+    "lesion_smooth": PaperClaim(VEIT2016, "Fig. 5a", "Error rises smoothly with the number of deleted blocks",
+                                "gradual rise, like removing members of an ensemble"),
+    "reorder_smooth": PaperClaim(VEIT2016, "Fig. 5b", "Error rises smoothly as blocks are reordered",
+                                 "gradual rise as Kendall's tau falls"),
+    "gradient_decay": PaperClaim(VEIT2016, "Fig. 6b", "The gradient along one path falls fast with its length",
+                                 "roughly exponential decay with k"),
+    "effective_paths": PaperClaim(VEIT2016, "Fig. 6c", "Almost all gradient comes from short paths",
+                                  "paths of 5 to 17 of 54 blocks (0.09n to 0.31n), 0.45 % of all paths"),
+    "short_paths_training": PaperClaim(VEIT2016, "Sec. 5", "Training with short paths only gives about the same error",
+                                       "about 5.96 % vs 6.10 % test error [values to check against the paper]"),
 }

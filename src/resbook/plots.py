@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -96,5 +97,123 @@ def layer_responses(responses: pd.DataFrame, dataset: str) -> plt.Figure:
         ax.set_xlabel("layer index" if x == "layer" else "layer, sorted by std")
     axes[1].get_legend().remove()
     sns.move_legend(axes[0], "upper left", bbox_to_anchor=(1, 1), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def unravelled(n: int = 3) -> plt.Figure:
+    """A residual net of `n` blocks drawn as its 2^n paths (Veit et al. Fig. 1), skips straight, branches arched."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [1, 1.6]})
+    for ax in (left, right):
+        ax.axis("off")
+    # left: the usual drawing, one skip and one branch per block
+    for i in range(n + 1):
+        left.add_patch(plt.Circle((i, 0), 0.12, color="k"))
+        left.annotate(f"$h_{i}$", (i, -0.35), ha="center")
+    for i in range(n):
+        left.annotate("", (i + 1 - 0.12, 0), (i + 0.12, 0), arrowprops={"arrowstyle": "->", "color": "0.4"})
+        left.annotate("", (i + 1 - 0.1, 0.08), (i + 0.1, 0.08),
+                      arrowprops={"arrowstyle": "->", "color": NET_COLOURS["residual"],
+                                  "connectionstyle": "arc3,rad=-0.6"})
+        left.annotate(f"$F_{i + 1}$", (i + 0.5, 0.5), ha="center", color=NET_COLOURS["residual"])
+    left.set_xlim(-0.4, n + 0.4)
+    left.set_ylim(-0.6, 0.8)
+    left.set_aspect("equal")
+    left.set_title(f"{n} residual blocks", fontsize=10)
+    # right: every path from input to output, one row each, sorted by how many branches it takes
+    paths = sorted(range(2**n), key=lambda p: (bin(p).count("1"), p))
+    cmap = plt.get_cmap("viridis", n + 1)
+    for row, p in enumerate(paths):
+        taken = [(p >> i) & 1 for i in range(n)]
+        k = sum(taken)
+        y = -row
+        right.plot([0, n], [y, y], color="0.85", lw=0.8, zorder=0)
+        for i, t in enumerate(taken):
+            right.plot([i, i + 1], [y, y], lw=3 if t else 1.2, color=cmap(k) if t else "0.55",
+                       solid_capstyle="round")
+            if t:
+                right.annotate(f"$F_{i + 1}$", (i + 0.5, y + 0.15), ha="center", fontsize=8)
+        right.annotate(f"length {k}", (n + 0.15, y), va="center", fontsize=9)
+    right.set_xlim(-0.2, n + 1.2)
+    right.set_ylim(-len(paths) + 0.4, 0.7)
+    right.set_title(f"the same net unravelled: {2**n} paths from $h_0$ to $h_{n}$", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def path_length_distribution(block_counts: dict[str, int]) -> plt.Figure:
+    """Share of the 2^n paths that pass through k branches, C(n, k) / 2^n, for each named net."""
+    from math import comb
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for name, n in block_counts.items():
+        k = np.arange(n + 1)
+        ax.plot(k, [comb(n, int(j)) / 2**n for j in k], marker="o", ms=3, label=f"{name} ({n} blocks)")
+    ax.set_xlabel("path length k (residual branches on the path)")
+    ax.set_ylabel("share of paths")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def single_lesions(frame: pd.DataFrame, baseline: dict[str, float]) -> plt.Figure:
+    """Test error after deleting each block (Veit et al. Fig. 3), downsampling blocks marked, per net."""
+    nets = list(dict.fromkeys(frame.net))
+    fig, axes = plt.subplots(1, len(nets), figsize=(5.5 * len(nets), 3.4), squeeze=False, sharey=True)
+    for ax, net in zip(axes[0], nets, strict=True):
+        f = frame[frame.net == net]
+        ax.bar(f.block, 100 * f.error, color=NET_COLOURS.get(net.split("-")[0], "0.5"), alpha=0.8)
+        for b in f[f.downsample].block:
+            ax.axvline(b, color="k", ls=":", lw=1)
+        ax.axhline(100 * baseline[net], color="k", lw=1, label="no block deleted")
+        ax.axhline(90, color="0.5", ls="--", lw=1, label="chance (90 %)")
+        ax.set_title(net)
+        ax.set_xlabel("deleted block (dotted: downsampling)")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.set_ylabel("test error (%)")
+    axes[0][0].legend(frameon=False, loc="center left")
+    fig.tight_layout()
+    return fig
+
+
+def lesion_curves(random: pd.DataFrame, reorder: pd.DataFrame) -> plt.Figure:
+    """Error against the number of deleted blocks (Veit Fig. 5a) and against Kendall's tau (Fig. 5b)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    sns.lineplot(data=random.assign(error=100 * random.error), x="k", y="error", hue="net", errorbar="sd",
+                 marker="o", ms=4, ax=a)
+    a.set_xlabel("blocks deleted at random")
+    a.set_ylabel("test error (%)")
+    a.set_title("deleting blocks")
+    a.set_ylim(0, 100)
+    sns.scatterplot(data=reorder.assign(error=100 * reorder.error), x="tau", y="error", hue="net", s=18,
+                    alpha=0.7, ax=b)
+    b.invert_xaxis()
+    b.set_xlabel("Kendall's tau of the block order (1 = original)")
+    b.set_ylabel("test error (%)")
+    b.set_title("reordering blocks")
+    fig.tight_layout()
+    return fig
+
+
+def gradient_by_length(frame: pd.DataFrame, ranges: dict[str, tuple[int, int]]) -> plt.Figure:
+    """Veit et al. Fig. 6: (a) gradient norm of one path of length k; (b) total gradient per length:
+    the sampling estimate C(n,k) x mean norm and the exact coefficient norm, each as a share, with the
+    shortest range holding 90 % of the exact total shaded."""
+    datasets = list(dict.fromkeys(frame.dataset))
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 3.3 * len(datasets)), squeeze=False)
+    for row, dataset in zip(axes, datasets, strict=True):
+        f = frame[frame.dataset == dataset]
+        row[0].semilogy(f.k, f.path_norm, marker="o", ms=3, color=NET_COLOURS["residual"])
+        row[0].set_title(f"{dataset}: gradient along one path", fontsize=10)
+        row[0].set_xlabel("path length k")
+        row[0].set_ylabel("norm at $h_0$ (log)")
+        for col, label, ls in (("sampled_total", "C(n,k) x mean path norm (Veit)", "--"),
+                               ("exact_total", "exact: norm of the sum of all paths", "-")):
+            row[1].plot(f.k, f[col] / f[col].sum(), ls=ls, marker="o", ms=3, label=label)
+        lo, hi = ranges[dataset]
+        row[1].axvspan(lo - 0.5, hi + 0.5, color="0.85", zorder=0, label=f"90 % of exact total: k = {lo}-{hi}")
+        row[1].set_title(f"{dataset}: gradient per path length (share)", fontsize=10)
+        row[1].set_xlabel("path length k")
+        row[1].legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
+import time
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -147,30 +149,157 @@ def path_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.
     return torch.stack(coeffs)
 
 
-def sampled_path_gradient_norms(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int = 100, seed: int = 0
-) -> np.ndarray:
-    """Veit et al.'s estimate: for each k, the mean over `samples` random sets of k blocks of the norm of
-    the gradient at h0 along the single path through those k branches (skips elsewhere).
+def sampled_path_gradients(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int = 64, seed: int = 0
+) -> tuple[np.ndarray, torch.Tensor]:
+    """Veit et al.'s sampling: for each length k, `samples` random sets of k blocks; the gradient at h0
+    along the single path through the branches of those blocks and the skips of all others.
 
-    Returns an array of shape (n + 1,): the mean norm of one path of each length.
+    Returns (mean norm of one path of each length, shape (n + 1,)) and the unbiased estimate of
+    `path_gradients`: C(n, k) times the mean path gradient, shape (n + 1, *h0.shape). All samples of one
+    length go backwards together, as copies of the batch.
     """
     net = copy.deepcopy(model).double().eval()
-    hs = net.features(x.double())
+    b = len(x)
+    xs = x.double().repeat(samples, *[1] * (x.dim() - 1))
+    hs = net.features(xs)
     n = len(net.blocks)
     pieces = [_block_pieces(net.blocks[i], hs[i]) for i in range(n)]
-    g_out = _loss_gradient_at_output(net, hs[-1], y)
+    g_out = _loss_gradient_at_output(net, hs[-1], y.repeat(samples))
     rng = np.random.default_rng(seed)
-    means = np.zeros(n + 1)
+    mean_norms = np.zeros(n + 1)
+    estimates = []
     for k in range(n + 1):
-        norms = []
-        for _ in range(samples if 0 < k < n else 1):  # only one path has length 0 or n
-            chosen = set(rng.choice(n, size=k, replace=False).tolist())
-            u = g_out
-            for i in reversed(range(n)):
-                h, skip, branch, mask = pieces[i]
-                out = branch if i in chosen else skip
-                u = torch.autograd.grad(out, h, u * mask, retain_graph=True)[0]
-            norms.append(u.norm().item())
-        means[k] = np.mean(norms)
-    return means
+        chosen = torch.zeros(samples, n, dtype=torch.bool)
+        for s in range(samples):
+            chosen[s, rng.choice(n, size=k, replace=False)] = True
+        u = g_out
+        for i in reversed(range(n)):
+            h, skip, branch, mask = pieces[i]
+            through_branch = torch.autograd.grad(branch, h, u * mask, retain_graph=True)[0]
+            through_skip = torch.autograd.grad(skip, h, u * mask, retain_graph=True)[0]
+            pick = chosen[:, i].repeat_interleave(b).view(-1, *[1] * (u.dim() - 1))
+            u = torch.where(pick, through_branch, through_skip)
+        per_sample = u.view(samples, b, *u.shape[1:])
+        mean_norms[k] = per_sample.flatten(1).norm(dim=1).mean().item()
+        estimates.append(math.comb(n, k) * per_sample.mean(0))
+    return mean_norms, torch.stack(estimates)
+
+
+def effective_range(mass: np.ndarray, share: float = 0.9) -> tuple[int, int]:
+    """The shortest range of path lengths [lo, hi] that holds `share` of the total `mass`."""
+    mass = np.asarray(mass, dtype=float) / np.sum(mass)
+    best = (0, len(mass) - 1)
+    for lo in range(len(mass)):
+        total = np.cumsum(mass[lo:])
+        reach = np.searchsorted(total, share - 1e-12)
+        if reach < len(total) and reach < best[1] - best[0]:
+            best = (lo, lo + int(reach))
+    return best
+
+
+@torch.no_grad()
+def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Fraction of `x` misclassified, in eval mode."""
+    was_training = model.training
+    model.eval()
+    wrong = sum((model(x[i:i + batch_size]).argmax(1) != y[i:i + batch_size]).sum().item()
+                for i in range(0, len(x), batch_size))
+    model.train(was_training)
+    return wrong / len(y)
+
+
+def single_lesions(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
+    """Error after deleting each block alone (Veit et al. Fig. 3): one row per block."""
+    rows = []
+    for i, block in enumerate(model.blocks):
+        with lesioned(model, [i]):
+            rows.append({"block": i + 1, "downsample": block.downsample, "error": error_rate(model, x, y)})
+    return pd.DataFrame(rows)
+
+
+def random_lesions(model: nn.Module, x: torch.Tensor, y: torch.Tensor, draws: int = 10, seed: int = 0) -> pd.DataFrame:
+    """Error after deleting k random blocks, for k = 0 .. n (Veit et al. Fig. 5a): one row per (k, draw)."""
+    rng = np.random.default_rng(seed)
+    n = len(model.blocks)
+    rows = []
+    for k in range(n + 1):
+        for draw in range(draws if 0 < k < n else 1):
+            with lesioned(model, rng.choice(n, size=k, replace=False).tolist()):
+                rows.append({"k": k, "draw": draw, "error": error_rate(model, x, y)})
+    return pd.DataFrame(rows)
+
+
+@contextlib.contextmanager
+def reordered(model: nn.Module, order: list[int]) -> Iterator[nn.Module]:
+    """Within the block, the model runs its blocks in `order` (a permutation of their indices)."""
+    original = list(model.blocks)
+    if sorted(order) != list(range(len(original))):
+        raise ValueError(f"order must be a permutation of 0..{len(original) - 1}; got {order}")
+    model.blocks = nn.ModuleList([original[i] for i in order])
+    try:
+        yield model
+    finally:
+        model.blocks = nn.ModuleList(original)
+
+
+def swappable_groups(model: nn.Module) -> list[list[int]]:
+    """Blocks that can trade places: those of one stage that keep the shape (not the downsampling one)."""
+    groups: list[list[int]] = [[]]
+    for i, block in enumerate(model.blocks):
+        if block.downsample:
+            groups.append([])
+        else:
+            groups[-1].append(i)
+    return [g for g in groups if len(g) > 1]
+
+
+def random_reorderings(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, max_swaps: int | None = None, draws: int = 5, seed: int = 0
+) -> pd.DataFrame:
+    """Error after m random swaps of same-shape blocks (Veit et al. Fig. 5b), with Kendall's tau of each order."""
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(seed)
+    groups = swappable_groups(model)
+    n = len(model.blocks)
+    max_swaps = max_swaps if max_swaps is not None else n
+    rows = []
+    for m in range(max_swaps + 1):
+        for draw in range(draws if m else 1):
+            order = list(range(n))
+            for _ in range(m):
+                group = groups[rng.integers(len(groups))]
+                a, b = rng.choice(group, size=2, replace=False)
+                order[a], order[b] = order[b], order[a]
+            with reordered(model, order):
+                error = error_rate(model, x, y)
+            tau = kendalltau(range(n), order).statistic if m else 1.0
+            rows.append({"swaps": m, "draw": draw, "tau": float(tau), "error": error})
+    return pd.DataFrame(rows)
+
+
+def gradient_by_length(model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int = 64,
+                       seed: int = 0) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Both measures of Veit et al.'s Fig. 6 for one batch, one row per path length k.
+
+    path_norm: mean norm of one sampled path's gradient; sampled_total: C(n,k) x path_norm (Veit's total);
+    exact_total: the norm of `path_gradients` entry k; estimate_error: relative error of the sampling
+    estimate of that entry. Also returns the seconds each method took.
+    """
+    start = time.perf_counter()
+    exact = path_gradients(model, x, y)
+    t_exact = time.perf_counter() - start
+    start = time.perf_counter()
+    path_norm, estimate = sampled_path_gradients(model, x, y, samples=samples, seed=seed)
+    t_sampled = time.perf_counter() - start
+    n = len(exact) - 1
+    exact_norm = exact.flatten(1).norm(dim=1).numpy()
+    frame = pd.DataFrame({
+        "k": np.arange(n + 1),
+        "path_norm": path_norm,
+        "sampled_total": [math.comb(n, k) * path_norm[k] for k in range(n + 1)],
+        "exact_total": exact_norm,
+        "estimate_error": ((estimate - exact).flatten(1).norm(dim=1).numpy() / np.maximum(exact_norm, 1e-300)),
+    })
+    return frame, {"exact_seconds": t_exact, "sampled_seconds": t_sampled, "samples": samples}

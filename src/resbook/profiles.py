@@ -29,6 +29,9 @@ class Profile:
     warmup_epochs: float = 0.0  # at lr/10 first ...
     warmup_min_depth: int = 0  # ... for nets at least this deep
     augment: bool = False  # random crop + flip where the data set allows it
+    draws: int = 10  # random draws per point of a lesion or reordering curve
+    path_samples: int = 64  # sampled path sets per length (Veit's estimate; the paper used 1,000)
+    probe_batch: int = 64  # examples in the batch whose gradient is decomposed by path length
 
     @property
     def deepest(self) -> int:
@@ -49,6 +52,9 @@ PROFILES: dict[str, Profile] = {
         epochs=15,
         widths=(8, 16, 32),
         warmup_epochs=1,
+        draws=3,
+        path_samples=16,
+        probe_batch=32,
     ),
     "cpu": Profile(
         name="cpu",

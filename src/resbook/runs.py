@@ -12,7 +12,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .cache import RunCache
-from .train import TrainConfig, TrainResult, train
+from .profiles import Profile
+from .train import TrainConfig, TrainResult, config_for, train
 
 
 def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = True) -> TrainResult:
@@ -94,3 +95,27 @@ def history_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
 def final_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
     """One row per run: its description and its metrics after the last epoch."""
     return pd.DataFrame([{**_describe(r.config), **r.final} for r in results])
+
+
+def for_profile(
+    profile: Profile,
+    *,
+    datasets: Sequence[str] | None = None,
+    depths: Sequence[int] | None = None,
+    nets: Sequence[bool] = (True,),
+    seeds: Sequence[int] | None = None,
+    progress: bool = True,
+    **model,
+) -> list[TrainResult]:
+    """The runs `profile` prescribes for every data set x depth x net (residual=True/False) x seed.
+
+    Defaults come from the profile; `model` passes options such as preact or active_branches.
+    """
+    configs = [
+        config_for(profile, dataset, depth, seed=seed, residual=residual, **model)
+        for dataset in (datasets or profile.datasets)
+        for depth in (depths or profile.depths)
+        for residual in nets
+        for seed in (seeds if seeds is not None else profile.seeds)
+    ]
+    return sweep(configs, progress=progress)
