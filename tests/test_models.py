@@ -74,3 +74,43 @@ def test_invalid_options_are_clear_errors():
         resnet(20, dims=3)
     with pytest.raises(ValueError, match="three stage widths"):
         resnet(20, width=(8, 16))
+
+
+def test_shared_resnet110_has_the_distinct_blocks_of_resnet38():
+    shared = resnet(110, preact=True, shared=13)
+    r38 = resnet(38, preact=True)
+    # 6 distinct blocks a stage; only the BN layers of the extra applications would add parameters
+    assert count_parameters(shared) == count_parameters(r38)
+    ubn = resnet(110, preact=True, shared=13, shared_bn="unshared")
+    bn_params = sum(2 * m.num_features for b in ubn.blocks for m in b.branch if isinstance(m, torch.nn.BatchNorm2d))
+    bn38 = sum(2 * m.num_features for b in r38.blocks for m in b.branch if isinstance(m, torch.nn.BatchNorm2d))
+    assert count_parameters(ubn) - count_parameters(r38) == bn_params - bn38
+
+
+def test_sharing_modes_share_what_they_say():
+    def bns(block):
+        return [m for m in block.branch if isinstance(m, torch.nn.BatchNorm2d)]
+
+    naive = resnet(20, preact=True, shared=2)
+    a, b = naive.blocks[1], naive.blocks[2]  # the top two blocks of stage 1
+    assert a.branch[2] is b.branch[2] and bns(a)[0] is bns(b)[0]
+    assert naive.blocks[0].branch[2] is not a.branch[2]
+    ubn = resnet(20, preact=True, shared=2, shared_bn="unshared")
+    a, b = ubn.blocks[1], ubn.blocks[2]
+    assert a.branch[2] is b.branch[2] and bns(a)[0] is not bns(b)[0]
+    assert torch.all(bns(b)[0].weight == 0.1) and torch.all(bns(ubn.blocks[0])[0].weight == 1)
+    stats = resnet(20, preact=True, shared=2, shared_bn="stats")
+    a, b = stats.blocks[1], stats.blocks[2]
+    assert bns(a)[0].weight is bns(b)[0].weight and bns(a)[0].running_mean is not bns(b)[0].running_mean
+    affine = resnet(20, preact=True, shared=2, shared_bn="affine")
+    a, b = affine.blocks[1], affine.blocks[2]
+    assert bns(a)[0].weight is not bns(b)[0].weight and bns(a)[0].running_mean is bns(b)[0].running_mean
+    affine.train()(torch.randn(4, 3, 32, 32))  # shared statistics stay shared after an update
+    assert bns(a)[0].running_mean is bns(b)[0].running_mean
+
+
+def test_sharing_bad_arguments():
+    with pytest.raises(ValueError, match="shared must be between 0 and 2"):
+        resnet(20, shared=3)
+    with pytest.raises(ValueError, match="shared_bn"):
+        resnet(20, shared=2, shared_bn="some")

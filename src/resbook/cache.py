@@ -89,7 +89,7 @@ class RunCache:
             model.load_state_dict(entry["state_dict"])
         except (KeyError, RuntimeError) as exc:
             raise CorruptEntry(f"{path.name}: weights do not fit the model ({exc})") from exc
-        return TrainResult(config, model.eval(), entry["history"])
+        return TrainResult(config, model.eval(), entry["history"], entry.get("checkpoints", {}))
 
     def save(self, result: TrainResult) -> pathlib.Path:
         """Store atomically: write a temporary file beside the target, then rename it into place."""
@@ -101,6 +101,7 @@ class RunCache:
             "salt": self.salt,
             "history": result.history,
             "state_dict": result.model.state_dict(),
+            "checkpoints": result.checkpoints,
         }
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.stem}.", suffix=".tmp")
         try:

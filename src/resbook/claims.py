@@ -169,3 +169,44 @@ def binomial_verdict(n: int = 54, lo: int = 19, hi: int = 35) -> Verdict:
     share = _share_of_paths(n, lo, hi)
     return Verdict("paths_binomial", f"{100 * share:.1f} % of the 2^{n} paths have length {lo}-{hi} (exact count)",
                    share > 0.95)
+
+
+def refinement_verdicts(dataset: str, alignment: pd.DataFrame, ratios: pd.DataFrame, drops: pd.DataFrame,
+                        baseline: float, readouts: pd.DataFrame, naive: pd.DataFrame,
+                        scaled_train: pd.DataFrame, scaled_test: pd.DataFrame) -> list[Verdict]:
+    """Chapter 3's claims on one data set, for the pre-activation net.
+
+    alignment: rows (block, stage, cos) on test data, mean over seeds; ratios: rows (block, ratio);
+    drops: single_lesions rows with a `first_of_stage` column; readouts: intermediate_readouts rows;
+    naive / scaled_*: unroll_last_block rows.
+    """
+    cos = alignment.dropna(subset=["cos"])
+    by_stage = cos.groupby("stage").cos.mean()
+    quarter = max(1, len(ratios) // 4)
+    early, late = ratios.ratio.iloc[:quarter].mean(), ratios.ratio.iloc[-quarter:].mean()
+    rise = drops.error - baseline
+    first, later = rise[drops.first_of_stage].mean(), rise[~drops.first_of_stage].mean()
+    acc = readouts.accuracy
+    corrected, broken = readouts.corrected.sum(), readouts.broken.sum()
+    growth = naive.norm.iloc[-1] / naive.norm.iloc[0]
+    lt0, lt1 = scaled_train.loss.iloc[0], scaled_train.loss.iloc[-1]
+    bt0, bt1 = scaled_test.borderline_accuracy.iloc[0], scaled_test.borderline_accuracy.iloc[-1]
+    return [
+        Verdict("alignment_negative", f"{(cos.cos < 0).sum()} of {len(cos)} blocks negative; "
+                f"range {cos.cos.min():.3f} to {cos.cos.max():.3f}", bool((cos.cos < 0).all()), dataset),
+        Verdict("alignment_higher", "mean cos per stage: " + ", ".join(f"{c:.3f}" for c in by_stage),
+                by_stage.iloc[-1] < by_stage.iloc[0], dataset),
+        Verdict("norm_ratio", f"first {quarter} blocks {early:.2f}, last {quarter} blocks {late:.2f}; "
+                f"largest {ratios.ratio.max():.2f}", early > 2 * late, dataset),
+        Verdict("drop_first_blocks", f"error rise {100 * first:.1f} points for the first block of a stage, "
+                f"{100 * later:.1f} for the others", first > 3 * max(later, 0.0) + 0.01, dataset),
+        Verdict("intermediate_accuracy", f"{100 * acc.iloc[0]:.1f} % after block {readouts.block.iloc[0]} to "
+                f"{100 * acc.iloc[-1]:.1f} % after block {readouts.block.iloc[-1]}",
+                acc.iloc[-1] > acc.iloc[0] and _spearman(readouts.block, acc) >= 0.7, dataset),
+        Verdict("borderline_corrected", f"{corrected:.0f} corrected, {broken:.0f} broken by the next block",
+                corrected > broken, dataset),
+        Verdict("unroll_naive", f"activation norm x{growth:.1f} after {len(naive) - 1} extra steps",
+                growth > 2, dataset),
+        Verdict("unroll_scaled", f"scale {scaled_train.scale.iloc[0]}: train loss {lt0:.4f} to {lt1:.4f}; "
+                f"borderline test accuracy {100 * bt0:.0f} % to {100 * bt1:.0f} %", lt1 < lt0, dataset),
+    ]

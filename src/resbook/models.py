@@ -13,6 +13,13 @@ from torch import nn
 from torch.nn import functional as F
 
 SHORTCUTS = ("A", "B")
+# How a group of shared blocks treats batch norm (Jastrzebski et al. Sec. 4.5):
+#   shared   - naive sharing: every application uses the same BN statistics and scale/shift
+#   unshared - UBN: each application has its own statistics and its own scale/shift, scale starting at 0.1
+#   stats    - own statistics only;  affine - own scale/shift only;  init - all shared, scale starting at 0.1
+SHARED_BN = ("shared", "unshared", "stats", "affine", "init")
+_CONV = (nn.Conv1d, nn.Conv2d)
+_NORM = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
 def valid_depths(limit: int = 1202) -> list[int]:
@@ -158,16 +165,24 @@ def resnet(
     in_channels: int = 3,
     num_classes: int = 10,
     dims: int = 2,
+    shared: int = 0,
+    shared_bn: str = "shared",
 ) -> ResNet:
     """He et al.'s CIFAR network of `depth` = 6n+2 layers: 3 stages of n blocks, widths w/2w/4w.
 
     `residual=False` gives the plain twin (same parameters with option-A shortcuts).
     `preact=True` gives the pre-activation variant used by Jastrzebski et al. `dims=1` uses
-    1-D convolutions (for MNIST-1D).
+    1-D convolutions (for MNIST-1D). `shared=m` makes the top m blocks of every stage apply one set of
+    convolution weights m times; `shared_bn` says how they treat batch norm (see SHARED_BN).
     """
     n = blocks_per_stage(depth)
     if shortcut not in SHORTCUTS:
         raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {shortcut!r}")
+    if not 0 <= shared <= n - 1:
+        raise ValueError(f"shared must be between 0 and {n - 1} (blocks per stage minus the downsampling one) "
+                         f"for depth {depth}; got {shared}")
+    if shared_bn not in SHARED_BN:
+        raise ValueError(f"shared_bn must be one of {SHARED_BN}; got {shared_bn!r}")
     conv, norm = _layers(dims)
     widths = _stage_widths(width)
 
@@ -176,16 +191,21 @@ def resnet(
         stem_layers += [norm(widths[0]), nn.ReLU()]
     stem = nn.Sequential(*stem_layers)
 
-    blocks = []
+    blocks: list[Block] = []
+    groups: list[list[Block]] = []
     channels = widths[0]
     for stage, out_channels in enumerate(widths):
+        stage_blocks = []
         for i in range(n):
             stride = 2 if stage > 0 and i == 0 else 1
-            blocks.append(
+            stage_blocks.append(
                 Block(channels, out_channels, stride, residual=residual, shortcut=shortcut,
                       preact=preact, dims=dims)
             )
             channels = out_channels
+        blocks += stage_blocks
+        if shared > 1:
+            groups.append(stage_blocks[n - shared:])
 
     pool = nn.AdaptiveAvgPool2d(1) if dims == 2 else nn.AdaptiveAvgPool1d(1)
     head_layers: list[nn.Module] = [norm(channels), nn.ReLU()] if preact else []
@@ -193,7 +213,29 @@ def resnet(
 
     model = ResNet(stem, blocks, head)
     _init_weights(model)
+    for group in groups:
+        _share(group, shared_bn)
     return model
+
+
+def _share(group: list[Block], bn_mode: str) -> None:
+    """Make every block of `group` use the first one's convolutions; batch norm as `bn_mode` says."""
+    owner = group[0]
+    for block in group[1:]:
+        for idx, layer in enumerate(owner.branch):
+            mine = block.branch[idx]
+            if isinstance(layer, _CONV) or (isinstance(layer, _NORM) and bn_mode in ("shared", "init")):
+                block.branch[idx] = layer
+            elif isinstance(layer, _NORM) and bn_mode == "stats":  # own statistics, shared scale/shift
+                mine.weight, mine.bias = layer.weight, layer.bias
+            elif isinstance(layer, _NORM) and bn_mode == "affine":  # own scale/shift, shared statistics
+                mine.running_mean, mine.running_var = layer.running_mean, layer.running_var
+                mine.num_batches_tracked = layer.num_batches_tracked
+    if bn_mode in ("unshared", "init"):
+        for block in group:
+            for layer in block.branch:
+                if isinstance(layer, _NORM):
+                    nn.init.constant_(layer.weight, 0.1)
 
 
 def _init_weights(model: nn.Module) -> None:

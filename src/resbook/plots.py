@@ -217,3 +217,87 @@ def gradient_by_length(frame: pd.DataFrame, ranges: dict[str, tuple[int, int]]) 
         row[1].legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def alignment(frame: pd.DataFrame, title: str) -> plt.Figure:
+    """Jastrzebski et al. Fig. 4 analogue: cos(F_i(h_i), dL/dh_i) per block, mean ± sd over seeds."""
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    sns.lineplot(data=frame, x="block", y="cos", hue="net", style="split", style_order=["test", "train"],
+                 errorbar="sd", marker="o", ms=3, ax=ax)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel("cos(F(h), dL/dh)")
+    ax.set_title(title)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def alignment_over_training(frame: pd.DataFrame, title: str) -> plt.Figure:
+    """The alignment per block after a few epochs and at the end: how it emerges during training."""
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    sns.lineplot(data=frame, x="block", y="cos", hue="epoch", palette="crest", marker="o", ms=3, ax=ax)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel("cos(F(h), dL/dh)")
+    ax.set_title(title)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), frameon=False, title="after epoch")
+    fig.tight_layout()
+    return fig
+
+
+def block_effects(ratios: pd.DataFrame, drops: pd.DataFrame, baseline: float, title: str) -> plt.Figure:
+    """Norm ratio ||F(h)||/||h|| per block (Fig. 2) and accuracy with each block dropped (Fig. 3)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.4))
+    sns.lineplot(data=ratios, x="block", y="ratio", hue="net", marker="o", ms=3, ax=a)
+    a.set_ylabel("||F(h)|| / ||h||")
+    a.set_title("how much each block changes the features", fontsize=10)
+    colours = ["#dd8452" if f else NET_COLOURS["residual"] for f in drops.first_of_stage]
+    b.bar(drops.block, 100 * (1 - drops.error), color=colours)
+    b.axhline(100 * (1 - baseline), color="k", lw=1, label="no block dropped")
+    b.set_ylabel("test accuracy (%)")
+    b.set_xlabel("dropped block (orange: first of a stage)")
+    b.set_title("dropping one block (pre-activation net)", fontsize=10)
+    b.legend(frameon=False, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def readouts(frame: pd.DataFrame, title: str) -> plt.Figure:
+    """Fig. 5-6: the final classifier read after each block of the last stage; borderline corrections."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    axes[0].plot(frame.block, 100 * frame.accuracy, marker="o")
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[1].plot(frame.block, frame.loss, marker="o", label="loss")
+    axes[1].plot(frame.block, frame.entropy, marker="s", label="entropy")
+    axes[1].legend(frameon=False)
+    f = frame.dropna(subset=["corrected"])
+    axes[2].bar(f.block - 0.2, f.corrected, width=0.4, label="corrected by the next block")
+    axes[2].bar(f.block + 0.2, f.broken, width=0.4, label="broken by the next block")
+    axes[2].set_ylabel("borderline test examples")
+    axes[2].legend(frameon=False, fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("block of the last stage")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def unrolling(naive: pd.DataFrame, scaled_train: pd.DataFrame, scaled_test: pd.DataFrame, title: str) -> plt.Figure:
+    """Fig. 7: the last block applied again and again, naively and with a scaled output."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    axes[0].semilogy(naive.step, naive.norm, marker="o", ms=3, label="naive (scale 1)")
+    axes[0].semilogy(scaled_test.step, scaled_test.norm, marker="o", ms=3, label=f"scale {scaled_test.scale.iloc[0]}")
+    axes[0].set_ylabel("mean ||h|| (log)")
+    axes[0].legend(frameon=False)
+    axes[1].plot(scaled_train.step, scaled_train.loss, marker="o", ms=3, color="C1")
+    axes[1].set_ylabel("training loss (scaled)")
+    axes[2].plot(scaled_test.step, 100 * scaled_test.accuracy, marker="o", ms=3, label="all test examples")
+    axes[2].plot(scaled_test.step, 100 * scaled_test.borderline_accuracy, marker="s", ms=3, label="borderline ones")
+    axes[2].set_ylabel("test accuracy (%)")
+    axes[2].legend(frameon=False, fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("extra applications of the last block")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

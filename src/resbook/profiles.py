@@ -65,6 +65,8 @@ PROFILES: dict[str, Profile] = {
         epochs=15,
         widths=(8, 16, 32),  # half the paper's widths: twice as fast, and the effects are the same
         warmup_epochs=2,
+        path_samples=32,
+        probe_batch=32,
     ),
     "paper": Profile(
         name="paper",

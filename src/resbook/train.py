@@ -41,17 +41,23 @@ class TrainConfig:
     # >0: in each mini-batch only this many randomly chosen residual branches pass gradient (Veit et
     # al.'s training with short paths only); the forward pass is unchanged
     active_branches: int = 0
+    shared: int = 0  # the top `shared` blocks of each stage share their weights (Jastrzebski Sec. 4.5)
+    shared_bn: str = "shared"  # how shared blocks treat batch norm: see models.SHARED_BN
+    checkpoints: tuple[int, ...] = ()  # epochs after which to keep a copy of the weights
 
     @property
     def label(self) -> str:
         kind = "residual" if self.residual else "plain"
-        short = f" ({self.active_branches} active)" if self.active_branches else ""
-        return f"{'preact-' if self.preact else ''}{kind}-{self.depth}{short}"
+        extra = f" ({self.active_branches} active)" if self.active_branches else ""
+        if self.shared:
+            extra += f" (top {self.shared} shared, BN {self.shared_bn})"
+        return f"{'preact-' if self.preact else ''}{kind}-{self.depth}{extra}"
 
     def build_model(self) -> ResNet:
         in_channels, dims, num_classes = SHAPES[self.dataset]
         return resnet(self.depth, residual=self.residual, width=self.width, shortcut=self.shortcut,
-                      preact=self.preact, in_channels=in_channels, num_classes=num_classes, dims=dims)
+                      preact=self.preact, in_channels=in_channels, num_classes=num_classes, dims=dims,
+                      shared=self.shared, shared_bn=self.shared_bn)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +79,18 @@ class TrainResult:
     config: TrainConfig
     model: ResNet
     history: dict[str, list[float]] = field(default_factory=dict)
+    checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # epoch -> weights
+
+    def model_at(self, epoch: int) -> ResNet:
+        """The net as it was after `epoch` (one of config.checkpoints, or the last epoch)."""
+        if epoch == self.config.epochs:
+            return self.model
+        if epoch not in self.checkpoints:
+            kept = [*sorted(self.checkpoints), self.config.epochs]
+            raise KeyError(f"no weights kept after epoch {epoch}; kept after epochs {kept}")
+        model = self.config.build_model()
+        model.load_state_dict(self.checkpoints[epoch])
+        return model.eval()
 
     @property
     def final(self) -> dict[str, float]:
@@ -143,6 +161,7 @@ def train(
     steps_per_epoch = -(-len(dataset.train_y) // config.batch_size)
     history: dict[str, list[float]] = {k: [] for k in
                                        ("epoch", "lr", "train_loss", "train_err", "test_loss", "test_err", "seconds")}
+    checkpoints: dict[int, dict[str, torch.Tensor]] = {}
     step = 0
     start = time.perf_counter()
     bar = tqdm(range(1, config.epochs + 1), desc=config.label, disable=not progress, leave=False)
@@ -166,5 +185,7 @@ def train(
         for key, value in zip(history, (epoch, lr, train_loss, train_err, test_loss, test_err,
                                         time.perf_counter() - start), strict=True):
             history[key].append(value)
+        if epoch in config.checkpoints:
+            checkpoints[epoch] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         bar.set_postfix(train_err=f"{train_err:.3f}", test_err=f"{test_err:.3f}")
-    return TrainResult(config, model.cpu().eval(), history)
+    return TrainResult(config, model.cpu().eval(), history, checkpoints)
