@@ -5,7 +5,6 @@ BIN := $(CURDIR)/$(VENV)/bin
 PROFILE ?= cpu
 
 export JUPYTER_PREFER_ENV_PATH := 1
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PATH := $(BIN):$(PATH)
 

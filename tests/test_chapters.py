@@ -13,7 +13,8 @@ from resbook import book
 pytestmark = pytest.mark.chapters
 OUT = book.ROOT / "_build" / "executed" / "ci"
 
-# claim -> expected verdict at the ci scale (digits, depths 8 and 56, one seed)
+# claim -> expected verdict at the ci scale (digits, depths 8 and 56, one seed). Claims whose verdict is
+# within noise at this scale (e.g. lesion_smooth with 3 draws) are checked by nbval's output comparison only.
 EXPECTED = {
     "01_plain_vs_residual": {
         "params [-]": "holds",
@@ -21,6 +22,25 @@ EXPECTED = {
         "residual_beats_plain [digits]": "holds",
         "responses_smaller [digits]": "holds",
         "residual_test_depth [digits]": "does not hold",  # 1,437 digits do not reward depth (see chapter)
+    },
+    "02_unravelled_view": {
+        "paths_binomial [-]": "holds",
+        "lesion_residual [digits]": "holds",
+        "lesion_plain [digits]": "holds",
+        "lesion_downsampling [digits]": "does not hold",  # option-A shortcuts keep shape and signal
+        "reorder_smooth [digits]": "holds",
+        "gradient_decay [digits]": "holds",
+        "effective_paths [digits]": "holds",
+        "short_paths_training [digits]": "does not hold",  # 15 epochs are too few to make up for it
+    },
+    "03_iterative_refinement": {
+        "alignment_negative [digits]": "holds",
+        "alignment_higher [digits]": "holds",
+        "norm_ratio [digits]": "holds",
+        "drop_first_blocks [digits]": "holds",
+        "intermediate_accuracy [digits]": "holds",
+        "unroll_naive [digits]": "holds",
+        "unroll_scaled [digits]": "holds",
     },
 }
 

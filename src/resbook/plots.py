@@ -256,7 +256,7 @@ def block_effects(ratios: pd.DataFrame, drops: pd.DataFrame, baseline: float, ti
     b.set_ylabel("test accuracy (%)")
     b.set_xlabel("dropped block (orange: first of a stage)")
     b.set_title("dropping one block (pre-activation net)", fontsize=10)
-    b.legend(frameon=False, loc="lower right")
+    b.legend(loc="lower right", framealpha=0.9)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -293,7 +293,8 @@ def unrolling(naive: pd.DataFrame, scaled_train: pd.DataFrame, scaled_test: pd.D
     axes[1].plot(scaled_train.step, scaled_train.loss, marker="o", ms=3, color="C1")
     axes[1].set_ylabel("training loss (scaled)")
     axes[2].plot(scaled_test.step, 100 * scaled_test.accuracy, marker="o", ms=3, label="all test examples")
-    axes[2].plot(scaled_test.step, 100 * scaled_test.borderline_accuracy, marker="s", ms=3, label="borderline ones")
+    axes[2].plot(scaled_test.step, 100 * scaled_test.borderline_accuracy, marker="s", ms=3,
+                 label=f"the {scaled_test.borderline_count.iloc[0]} borderline ones")
     axes[2].set_ylabel("test accuracy (%)")
     axes[2].legend(frameon=False, fontsize=8)
     for ax in axes:

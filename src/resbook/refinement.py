@@ -126,7 +126,8 @@ def unroll_last_block(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps:
         rows.append({"step": step, "scale": scale, "norm": _per_example(h).norm(dim=1).mean().item(),
                      "loss": r["loss"].mean().item(), "accuracy": right.mean().item(),
                      "entropy": r["entropy"].mean().item(),
-                     "borderline_accuracy": right[start].mean().item() if start.any() else np.nan})
+                     "borderline_accuracy": right[start].mean().item() if start.any() else np.nan,
+                     "borderline_count": int(start.sum())})
     return pd.DataFrame(rows)
 
 
