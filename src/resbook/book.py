@@ -57,5 +57,10 @@ def stage(executed: pathlib.Path, site: pathlib.Path) -> pathlib.Path:
         executed_nb = executed / "book" / nb.name
         if not executed_nb.exists():
             raise FileNotFoundError(f"{executed_nb} is missing: execute the chapters first (make book)")
-        shutil.copy(executed_nb, site / "book" / nb.name)
+        notebook = json.loads(executed_nb.read_text())
+        for cell in notebook["cells"]:  # the page shows the parameters papermill injected, not the defaults
+            tags = cell.get("metadata", {}).get("tags", [])
+            if "parameters" in tags and "remove-cell" not in tags:
+                tags.append("remove-cell")
+        (site / "book" / nb.name).write_text(json.dumps(notebook, indent=1))
     return site

@@ -214,3 +214,54 @@ def refinement_verdicts(dataset: str, alignment: pd.DataFrame, ratios: pd.DataFr
         Verdict("unroll_borderline", f"{n_borderline} borderline test examples: accuracy {100 * bt0:.0f} % to "
                 f"{100 * bt1:.0f} %", bool(bt1 > bt0), dataset),
     ]
+
+
+def sharing_verdicts(dataset: str, finals: pd.DataFrame, norms: pd.DataFrame, names: list[str]) -> list[Verdict]:
+    """Chapter 4's claims. `names` in the order of studies.sharing_variants: unshared, naive, same size, UBN,
+    then the ablations if any."""
+    unshared, naive, small, ubn = names[:4]
+    test = finals.groupby("variant").test_err.agg(["mean", "std"]).fillna(0.0)
+
+    def err(name: str) -> str:
+        return f"{name} {_pct(test.loc[name, 'mean'], test.loc[name, 'std'])}"
+
+    init = norms[norms.when == "initialisation"]
+    growth = {v: g.norm.iloc[-1] / g.norm.iloc[0] for v, g in init.groupby("variant")}
+    verdicts = [
+        Verdict("sharing_naive_fails", f"test error {err(naive)}; {err(small)}",
+                test.loc[naive, "mean"] > test.loc[small, "mean"], dataset),
+        Verdict("sharing_ubn_fixes", f"test error {err(ubn)}; {err(small)}; {err(naive)}",
+                test.loc[ubn, "mean"] <= test.loc[small, "mean"] and test.loc[ubn, "mean"] < test.loc[naive, "mean"],
+                dataset),
+        Verdict("sharing_explodes", f"||h|| grows x{growth[naive]:.1f} from stem to output at initialisation "
+                f"when naively shared, x{growth[ubn]:.1f} with UBN, x{growth[unshared]:.1f} unshared",
+                growth[naive] > growth[ubn], dataset),
+    ]
+    ablations = names[4:]
+    if ablations:
+        best = min(ablations, key=lambda v: test.loc[v, "mean"])
+        verdicts.append(Verdict("sharing_stats_matter", "test error " + "; ".join(err(v) for v in ablations),
+                                "statistics" in best, dataset))
+    return verdicts
+
+
+def table1_analogue(finals: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Jastrzebski et al. Table 1 beside ours: train / test error (mean ± std over seeds) and parameters."""
+    from .papers import TABLE1
+
+    paper_rows = {names[0]: "ResNet-110", names[1]: "shared ResNet-110 (naive, Fig. 8)",
+                  names[2]: "ResNet-38", names[3]: "ResNet-110-UBN"}
+    rows = []
+    for name in names:
+        f = finals[finals.variant == name]
+        paper = paper_rows.get(name, "ablation (Sec. 4.5)")
+        values = TABLE1.get(paper)
+        rows.append({
+            "ours": name,
+            "params": f"{f.params.iloc[0] / 1e3:.0f}k",
+            "train error": _pct(f.train_err.mean(), f.train_err.std() if len(f) > 1 else 0.0),
+            "test error": _pct(f.test_err.mean(), f.test_err.std() if len(f) > 1 else 0.0),
+            "paper's counterpart": paper,
+            "paper train / test (params)": f"{values[0]} / {values[1]} % ({values[2]}k)" if values else "-",
+        })
+    return pd.DataFrame(rows)

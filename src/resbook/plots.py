@@ -302,3 +302,40 @@ def unrolling(naive: pd.DataFrame, scaled_train: pd.DataFrame, scaled_test: pd.D
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def sharing_errors(finals: pd.DataFrame, title: str) -> plt.Figure:
+    """Train and test error of every sharing variant, mean ± sd over seeds (Jastrzebski Table 1, Fig. 8)."""
+    long = finals.melt(id_vars=["variant", "seed"], value_vars=["train_err", "test_err"], var_name="split",
+                       value_name="error")
+    long["error"] *= 100
+    long["split"] = long.split.map({"train_err": "train", "test_err": "test"})
+    fig, ax = plt.subplots(figsize=(10, 0.5 * finals.variant.nunique() + 1.5))
+    sns.barplot(data=long, y="variant", x="error", hue="split", errorbar="sd", ax=ax, orient="h")
+    ax.set_xlabel("error (%)")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def sharing_norms(norms: pd.DataFrame, gradients: pd.DataFrame, variants: list[str], title: str) -> plt.Figure:
+    """||h|| after every block (train-mode statistics), at initialisation and after training, and the
+    gradient norm of each stage's convolutions at initialisation."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    for ax, when in zip(axes[:2], ("initialisation", "trained"), strict=True):
+        sns.lineplot(data=norms[(norms.when == when) & norms.variant.isin(variants)], x="block", y="norm",
+                     hue="variant", hue_order=variants, ax=ax, marker="o", ms=3)
+        ax.set_yscale("log")
+        ax.set_title(f"mean ||h|| at {when}" if when == "initialisation" else "mean ||h|| after training",
+                     fontsize=10)
+        ax.set_xlabel("block (0 = stem)")
+        ax.get_legend().remove()
+    g = gradients[(gradients.when == "initialisation") & gradients.variant.isin(variants)]
+    sns.barplot(data=g, x="stage", y="norm", hue="variant", hue_order=variants, ax=axes[2])
+    axes[2].set_yscale("log")
+    axes[2].set_title("gradient norm per stage at initialisation", fontsize=10)
+    sns.move_legend(axes[2], "upper left", bbox_to_anchor=(1, 1), frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -32,6 +32,7 @@ class Profile:
     draws: int = 10  # random draws per point of a lesion or reordering curve
     path_samples: int = 64  # sampled path sets per length (Veit's estimate; the paper used 1,000)
     probe_batch: int = 64  # examples in the batch whose gradient is decomposed by path length
+    ablations: bool = True  # train Chapter 4's ablation nets (which part of unshared batch norm matters)
 
     @property
     def deepest(self) -> int:
@@ -55,6 +56,7 @@ PROFILES: dict[str, Profile] = {
         draws=3,
         path_samples=16,
         probe_batch=32,
+        ablations=False,
     ),
     "cpu": Profile(
         name="cpu",

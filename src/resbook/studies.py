@@ -145,3 +145,63 @@ def refinement(profile: Profile, dataset: str, *, unroll_steps: int = 20, progre
         dataset, mean_cos, ratios[ratios.net == "pre-activation"], drops, baseline, readouts, study.naive,
         study.scaled_train, study.scaled_test)
     return study
+
+
+# Jastrzebski et al. share the top 13 of 18 blocks of every stage of a ResNet-110.
+PAPER_SHARED_SHARE = 13 / 18
+
+
+@dataclass
+class Sharing:
+    dataset: str
+    variants: dict[str, dict]  # name -> model options
+    finals: pd.DataFrame  # variant, seed, params, train_err, test_err
+    norms: pd.DataFrame  # variant, when, block, norm
+    gradients: pd.DataFrame  # variant, when, stage, norm
+    verdicts: list[claims.Verdict] = field(default_factory=list)
+
+
+def sharing_variants(profile: Profile) -> dict[str, dict]:
+    """The nets of Chapter 4, named, as model options for `runs.for_profile`."""
+    depth = profile.deepest
+    n = (depth - 2) // 6
+    shared = max(2, min(n - 1, round(PAPER_SHARED_SHARE * n)))
+    small = 6 * (n - shared + 1) + 2  # an unshared net with the same distinct blocks
+    variants = {
+        f"unshared-{depth}": {"depth": depth},
+        f"shared-{depth}, naive": {"depth": depth, "shared": shared, "shared_bn": "shared"},
+        f"unshared-{small} (same size)": {"depth": small},
+        f"shared-{depth}, UBN": {"depth": depth, "shared": shared, "shared_bn": "unshared"},
+    }
+    if profile.ablations:
+        for mode, what in (("stats", "own BN statistics only"), ("affine", "own BN scale/shift only"),
+                           ("init", "BN scale 0.1 only")):
+            variants[f"shared-{depth}, {what}"] = {"depth": depth, "shared": shared, "shared_bn": mode}
+    return variants
+
+
+def sharing(profile: Profile, dataset: str, *, progress: bool = True) -> Sharing:
+    """Chapter 4 on one data set: train every variant (pre-activation) and probe norms and gradients."""
+    from . import sharing as probes_sharing
+    from .models import count_parameters
+
+    ds = data.load(dataset)
+    x, y = ds.train_x[:256], ds.train_y[:256]
+    variants = sharing_variants(profile)
+    finals, norms, grads = [], [], []
+    for name, options in variants.items():
+        options = dict(options)
+        depth = options.pop("depth")
+        results = runs.for_profile(profile, datasets=[dataset], depths=[depth], preact=True,
+                                   checkpoints=checkpoint_epochs(profile), progress=progress, **options)
+        params = count_parameters(results[0].model)
+        finals.append(runs.final_frame(results).assign(variant=name, params=params))
+        for when, model in (("initialisation", results[0].config.build_model()), ("trained", results[0].model)):
+            for i, v in enumerate(probes_sharing.activation_norms(model, x)):
+                norms.append({"variant": name, "when": when, "block": i, "norm": v})
+            for s, v in enumerate(probes_sharing.stage_gradient_norms(model, x, y)):
+                grads.append({"variant": name, "when": when, "stage": s + 1, "norm": v})
+    study = Sharing(dataset, variants, pd.concat(finals, ignore_index=True), pd.DataFrame(norms),
+                    pd.DataFrame(grads))
+    study.verdicts = claims.sharing_verdicts(dataset, study.finals, study.norms, list(variants))
+    return study
