@@ -42,6 +42,11 @@ EXPECTED = {
         "unroll_naive [digits]": "holds",
         "unroll_scaled [digits]": "holds",
     },
+    "04_block_sharing": {
+        "sharing_naive_fails [digits]": "holds",
+        "sharing_ubn_fixes [digits]": "holds",
+        "sharing_explodes [digits]": "holds",
+    },
 }
 
 
