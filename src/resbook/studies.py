@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+import torch
 
 from . import claims, data, probes, runs
 from .profiles import Profile
@@ -196,7 +197,9 @@ def sharing(profile: Profile, dataset: str, *, progress: bool = True) -> Sharing
                                    checkpoints=checkpoint_epochs(profile), progress=progress, **options)
         params = count_parameters(results[0].model)
         finals.append(runs.final_frame(results).assign(variant=name, params=params))
-        for when, model in (("initialisation", results[0].config.build_model()), ("trained", results[0].model)):
+        torch.manual_seed(results[0].config.seed)  # the same initial weights on every run of the chapter
+        initial = results[0].config.build_model()
+        for when, model in (("initialisation", initial), ("trained", results[0].model)):
             for i, v in enumerate(probes_sharing.activation_norms(model, x)):
                 norms.append({"variant": name, "when": when, "block": i, "norm": v})
             for s, v in enumerate(probes_sharing.stage_gradient_norms(model, x, y)):
