@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import data
+from .train import evaluate
 
 _CONV = (nn.Conv1d, nn.Conv2d)
 _NORM = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -198,15 +199,9 @@ def effective_range(mass: np.ndarray, share: float = 0.9) -> tuple[int, int]:
     return best
 
 
-@torch.no_grad()
-def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of `x` misclassified, in eval mode."""
-    was_training = model.training
-    model.eval()
-    wrong = sum((model(x[i:i + batch_size]).argmax(1) != y[i:i + batch_size]).sum().item()
-                for i in range(0, len(x), batch_size))
-    model.train(was_training)
-    return wrong / len(y)
+    return evaluate(model, x, y)[1]
 
 
 def single_lesions(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
