@@ -57,7 +57,9 @@ def test_cifar10_through_torchvision_loader(tmp_path, monkeypatch):
     monkeypatch.setenv("RESBOOK_DATA", str(tmp_path))
     d = data.cifar10()
     assert d.train_x.shape == (100, 3, 32, 32) and d.test_x.shape == (20, 3, 32, 32)
-    assert d.pad == 4 and d.flip and d.train_x.dtype == torch.float32
+    assert d.pad == 4 and d.flip and d.train_x.dtype == torch.uint8
+    floats = d.as_float()
+    assert floats.train_x.dtype == torch.float32 and abs(floats.train_x.mean().item()) < 0.5
 
 
 def test_augment_crops_within_padding_and_flips():

@@ -1,4 +1,4 @@
-"""Command line: `python -m resbook execute|stage ...` (the Makefile's building blocks)."""
+"""Command line: `python -m resbook execute|stage|fill|export|import ...` (the Makefile's building blocks)."""
 
 from __future__ import annotations
 
@@ -11,26 +11,74 @@ from . import book
 from .profiles import PROFILES
 
 
+def _profile_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
+    parser.add_argument("--overrides", default="{}", help='JSON, e.g. \'{"depths": [8, 20]}\'')
+
+
+def _configs(args):
+    from . import plans
+    from .profiles import resolve
+
+    profile = resolve(args.profile, json.loads(args.overrides))
+    return plans.book(profile, args.chapters or plans.CHAPTERS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m resbook")
     sub = parser.add_subparsers(dest="command", required=True)
 
     ex = sub.add_parser("execute", help="execute the chapters with papermill")
-    ex.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
+    _profile_arguments(ex)
     ex.add_argument("--out", type=pathlib.Path, required=True, help="folder for the executed notebooks")
     ex.add_argument("--only", nargs="*", help="chapter name prefixes, e.g. 01 03")
-    ex.add_argument("--overrides", default="{}", help='JSON, e.g. \'{"depths": [8, 20]}\'')
 
     st = sub.add_parser("stage", help="assemble a Jupyter Book source folder from executed chapters")
     st.add_argument("--executed", type=pathlib.Path, required=True)
     st.add_argument("--site", type=pathlib.Path, required=True)
 
+    fill = sub.add_parser("fill", help="train every run the chapters need into the run cache (no book)")
+    _profile_arguments(fill)
+    fill.add_argument("--chapters", nargs="*", help="01 02 03 04 (default: all)")
+    fill.add_argument("--workers", type=int, default=None, help="parallel training processes")
+
+    exp = sub.add_parser("export", help="write run-cache entries to one verified archive")
+    exp.add_argument("archive", type=pathlib.Path, help="e.g. runs-paper.tar.gz")
+    exp.add_argument("--profile", default=None, help="only the runs this profile's chapters need (default: all)")
+    exp.add_argument("--overrides", default="{}")
+    exp.add_argument("--chapters", nargs="*")
+
+    imp = sub.add_parser("import", help="add an exported archive's runs to the run cache, verifying each")
+    imp.add_argument("archive", type=pathlib.Path)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "execute":
             book.execute(args.profile, args.out, args.only, json.loads(args.overrides))
-        else:
+        elif args.command == "stage":
             book.stage(args.executed, args.site)
+        elif args.command == "fill":
+            from . import runs
+
+            configs = _configs(args)
+            print(f"{len(configs)} runs at profile {args.profile}", flush=True)
+            runs.sweep(configs, workers=args.workers)
+            print(f"all {len(configs)} runs are in the cache", flush=True)
+        elif args.command == "export":
+            from .cache import RunCache, export_archive
+
+            configs = _configs(args) if args.profile else None
+            count = export_archive(RunCache(), args.archive, configs)
+            print(f"wrote {count} runs to {args.archive}")
+        else:
+            from .cache import RunCache, import_archive
+
+            report = import_archive(RunCache(), args.archive)
+            print(f"imported {len(report['imported'])}, already present {len(report['present'])}, "
+                  f"refused {len(report['refused'])}")
+            for reason in report["refused"]:
+                print(f"  refused: {reason}", file=sys.stderr)
+            return 1 if report["refused"] else 0
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

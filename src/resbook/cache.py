@@ -8,9 +8,11 @@ renamed into place, so a reader never sees half a file. A corrupt or mismatched 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pathlib
+import shutil
 import tempfile
 import time
 import warnings
@@ -117,3 +119,111 @@ class RunCache:
 def _jsonable(d: dict) -> dict:
     """Tuples become lists, as they would after a JSON round trip, so stored and fresh configs compare."""
     return json.loads(json.dumps(d))
+
+
+# ---- one archive for a whole cache: train once on a GPU, build the book anywhere ----
+
+MANIFEST = "manifest.json"
+
+
+def _sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def export_archive(cache: RunCache, archive: str | os.PathLike, configs=None) -> int:
+    """Write the entries of `configs` (default: every entry) to one .tar.gz with a manifest of checksums.
+
+    Returns the number of runs written; a config without an entry is an error naming it.
+    """
+    import tarfile
+
+    if configs is None:
+        paths = sorted(cache.root.glob("*.pt"))
+    else:
+        missing = [c.label for c in configs if c not in cache]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} run(s) are not in {cache.root} (e.g. {missing[0]}): "
+                                    "fill the cache first (python -m resbook fill ...)")
+        paths = [cache.path(c) for c in dict.fromkeys(configs)]
+    manifest = {"format": FORMAT, "salt": cache.salt, "entries": {}}
+    for path in paths:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+        manifest["entries"][path.name] = {"sha256": _sha256(path), "config": entry["config"], "salt": entry["salt"]}
+    archive = pathlib.Path(archive)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    tmp = archive.with_name(f".{archive.name}.tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        blob = json.dumps(manifest, indent=1).encode()
+        info = tarfile.TarInfo(MANIFEST)
+        info.size = len(blob)
+        tar.addfile(info, fileobj=io.BytesIO(blob))
+        for path in paths:
+            tar.add(path, arcname=path.name)
+    os.replace(tmp, archive)
+    return len(paths)
+
+
+def import_archive(cache: RunCache, archive: str | os.PathLike) -> dict[str, list[str]]:
+    """Add an exported archive's runs to `cache`, verifying each; returns {imported, present, refused}.
+
+    An entry is refused (with the reason) when its checksum differs from the manifest, when it was made
+    by another version of the training code (salt), or when its config does not match its file name or
+    its own contents. Nothing already in the cache is overwritten.
+    """
+    import tarfile
+
+    from .train import TrainConfig
+
+    archive = pathlib.Path(archive)
+    if not archive.exists():
+        raise FileNotFoundError(f"no run-cache archive at {archive}")
+    report: dict[str, list[str]] = {"imported": [], "present": [], "refused": []}
+    try:
+        tar = tarfile.open(archive, "r:gz")
+    except (tarfile.TarError, OSError) as err:
+        raise ValueError(f"{archive} is not a run-cache archive (.tar.gz): {err}") from err
+    with tar, tempfile.TemporaryDirectory() as tmp:
+        try:
+            manifest = json.load(tar.extractfile(MANIFEST))
+        except (KeyError, json.JSONDecodeError) as err:
+            raise ValueError(f"{archive} has no readable {MANIFEST}: not made by `python -m resbook export`") from err
+        cache.root.mkdir(parents=True, exist_ok=True)
+        for name, meta in manifest.get("entries", {}).items():
+            try:
+                config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+            except TypeError as err:
+                report["refused"].append(f"{name}: unknown config fields ({err})")
+                continue
+            if meta.get("salt") != cache.salt:
+                report["refused"].append(f"{config.label} ({name}): trained by another version of the training "
+                                         f"code (salt {meta.get('salt')}, this code {cache.salt})")
+                continue
+            if cache.key(config) + ".pt" != name:
+                report["refused"].append(f"{config.label} ({name}): its config does not give its file name")
+                continue
+            if config in cache:
+                report["present"].append(config.label)
+                continue
+            try:
+                tar.extract(name, tmp, filter="data")
+            except KeyError:
+                report["refused"].append(f"{config.label} ({name}): listed in the manifest but not in the archive")
+                continue
+            extracted = pathlib.Path(tmp) / name
+            if _sha256(extracted) != meta.get("sha256"):
+                report["refused"].append(f"{config.label} ({name}): checksum differs from the manifest")
+                continue
+            try:
+                RunCache(tmp, cache.salt)._read(extracted, config)  # the file's own config, salt and weights
+            except CorruptEntry as err:
+                report["refused"].append(f"{config.label} ({name}): {err}")
+                continue
+            staged = cache.root / f".{name}.import"
+            shutil.copyfile(extracted, staged)
+            os.replace(staged, cache.path(config))
+            report["imported"].append(config.label)
+    return report

@@ -11,7 +11,7 @@ import functools
 import os
 import pathlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -33,6 +33,9 @@ class Dataset:
     num_classes: int
     pad: int = 0  # >0: random-crop augmentation pads by this much (CIFAR's 4 pixels)
     flip: bool = False  # horizontal flips are a valid augmentation
+    # set when x holds raw uint8 pixels (CIFAR-10 for training): `prepare` scales and normalises per channel
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     @property
     def in_channels(self) -> int:
@@ -45,15 +48,32 @@ class Dataset:
 
     def to(self, device: torch.device | str) -> Dataset:
         moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
-        return Dataset(self.name, **moved, num_classes=self.num_classes, pad=self.pad, flip=self.flip)
+        return replace(self, **moved)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Network input from stored input: uint8 pixels become normalised floats; floats pass through."""
+        if x.dtype != torch.uint8:
+            return x
+        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+        return (x.float().div_(255) - mean) / std
+
+    def as_float(self) -> Dataset:
+        """The same data with normalised float inputs (what probes and plots expect)."""
+        return replace(self, train_x=self.prepare(self.train_x), test_x=self.prepare(self.test_x), mean=None, std=None)
 
 
-def load(name: str) -> Dataset:
-    """The data set called `name` (one of DATASETS)."""
+def load(name: str, *, pixels: bool = False) -> Dataset:
+    """The data set called `name` (one of DATASETS), with float inputs.
+
+    `pixels=True` keeps CIFAR-10 as uint8 pixels (a quarter of the memory; training normalises each
+    batch on the device with `Dataset.prepare`); the other data sets are floats either way.
+    """
     loaders = {"digits": digits, "mnist1d": mnist1d, "cifar10": cifar10}
     if name not in loaders:
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
-    return loaders[name]()
+    dataset = loaders[name]()
+    return dataset if pixels else dataset.as_float()
 
 
 def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +122,9 @@ def data_root() -> pathlib.Path:
 
 
 def cifar10(root: str | os.PathLike | None = None, download: bool = False) -> Dataset:
-    """CIFAR-10 through torchvision's loader: 50,000 train / 10,000 test, normalised per channel.
+    """CIFAR-10 through torchvision's loader: 50,000 train / 10,000 test, as uint8 pixels (N, 3, 32, 32).
+
+    `Dataset.prepare` normalises with the usual per-channel mean and std; `as_float()` does it for all.
 
     The files are read from `root` (default: $RESBOOK_DATA, else ~/.cache/resbook-data). Without
     them, and without `download=True`, this raises a FileNotFoundError saying how to get them.
@@ -122,22 +144,21 @@ def cifar10(root: str | os.PathLike | None = None, download: bool = False) -> Da
             "folder that holds it. Offline, use the `digits` or `mnist1d` data sets instead."
         ) from err
 
-    mean = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
-
     def tensors(split) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.from_numpy(np.asarray(split.data)).permute(0, 3, 1, 2).float().div_(255)
-        return (x - mean) / std, torch.tensor(split.targets, dtype=torch.long)
+        x = torch.from_numpy(np.asarray(split.data)).permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW, uint8
+        return x, torch.tensor(split.targets, dtype=torch.long)
 
     train_x, train_y = tensors(train)
     test_x, test_y = tensors(test)
-    return Dataset("cifar10", train_x, train_y, test_x, test_y, num_classes=10, pad=4, flip=True)
+    return Dataset("cifar10", train_x, train_y, test_x, test_y, num_classes=10, pad=4, flip=True,
+                   mean=CIFAR_MEAN, std=CIFAR_STD)
 
 
 def augment(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None = None) -> torch.Tensor:
     """Random crop after zero padding by `pad`, and random horizontal flips, on whole batches.
 
-    Runs on the tensor's own device, so a GPU augments without a trip through the CPU.
+    Runs on the tensor's own device and dtype (uint8 pixels included), so a GPU augments without a trip
+    through the CPU.
     """
     n = x.shape[0]
     device = x.device

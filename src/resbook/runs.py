@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from .cache import RunCache
 from .profiles import Profile
-from .train import TrainConfig, TrainResult, config_for, train
+from .train import TrainConfig, TrainResult, train
 
 
 def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = True) -> TrainResult:
@@ -97,25 +97,8 @@ def final_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
     return pd.DataFrame([{**_describe(r.config), **r.final} for r in results])
 
 
-def for_profile(
-    profile: Profile,
-    *,
-    datasets: Sequence[str] | None = None,
-    depths: Sequence[int] | None = None,
-    nets: Sequence[bool] = (True,),
-    seeds: Sequence[int] | None = None,
-    progress: bool = True,
-    **model,
-) -> list[TrainResult]:
-    """The runs `profile` prescribes for every data set x depth x net (residual=True/False) x seed.
+def for_profile(profile: Profile, *, progress: bool = True, **grid) -> list[TrainResult]:
+    """The runs `plans.grid(profile, **grid)` names (data sets x depths x nets x seeds), trained where missing."""
+    from .plans import grid as plan_grid
 
-    Defaults come from the profile; `model` passes options such as preact or active_branches.
-    """
-    configs = [
-        config_for(profile, dataset, depth, seed=seed, residual=residual, **model)
-        for dataset in (datasets or profile.datasets)
-        for depth in (depths or profile.depths)
-        for residual in nets
-        for seed in (seeds if seeds is not None else profile.seeds)
-    ]
-    return sweep(configs, progress=progress)
+    return sweep(plan_grid(profile, **grid), progress=progress)

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 
-from . import claims, data, probes, runs
+from . import claims, data, plans, probes, runs
 from .profiles import Profile
 from .train import TrainResult
 
-# Veit et al. trained ResNet-110 (54 blocks) with 23 active blocks per mini-batch: the same share here.
-VEIT_ACTIVE_SHARE = 23 / 54
+checkpoint_epochs = plans.checkpoint_epochs
+sharing_variants = plans.sharing_variants
 
 
 @dataclass
@@ -45,13 +45,11 @@ def unravelled(profile: Profile, dataset: str, *, progress: bool = True) -> Unra
     draws, samples, gradient_batch = profile.draws, profile.path_samples, profile.probe_batch
     test = data.load(dataset)
     x, y = test.test_x, test.test_y
-    residuals = runs.for_profile(profile, datasets=[dataset], depths=[profile.deepest], progress=progress)
+    plan = plans.unravelled(profile, dataset)
+    residuals = runs.sweep(plan["residual"], progress=progress)
     residual = residuals[0]
-    plain = deepest_plain_that_trains(
-        runs.for_profile(profile, datasets=[dataset], nets=(False,), seeds=profile.seeds[:1], progress=progress))
-    n = len(residual.model.blocks)
-    short = runs.for_profile(profile, datasets=[dataset], depths=[profile.deepest], progress=progress,
-                             active_branches=max(1, round(VEIT_ACTIVE_SHARE * n)))
+    plain = deepest_plain_that_trains(runs.sweep(plan["plain"], progress=progress))
+    short = runs.sweep(plan["short paths"], progress=progress)
     short_paths = pd.concat([runs.final_frame(residuals).assign(training="normal"),
                              runs.final_frame(short).assign(training="short paths")], ignore_index=True)
 
@@ -89,11 +87,6 @@ class Refinement:
     verdicts: list[claims.Verdict] = field(default_factory=list)
 
 
-def checkpoint_epochs(profile: Profile) -> tuple[int, ...]:
-    """A few early epochs at which to look at a net during training."""
-    return tuple(sorted({1, max(1, profile.epochs // 5), max(1, profile.epochs // 2)} - {profile.epochs}))
-
-
 def _stages(model) -> list[int]:
     stage, out = 0, []
     for i, block in enumerate(model.blocks):
@@ -108,9 +101,9 @@ def refinement(profile: Profile, dataset: str, *, unroll_steps: int = 20, progre
 
     ds = data.load(dataset)
     x_train, y_train = ds.train_x[:1000], ds.train_y[:1000]
-    preact = runs.for_profile(profile, datasets=[dataset], depths=[profile.deepest], preact=True,
-                              checkpoints=checkpoint_epochs(profile), progress=progress)
-    postact = runs.for_profile(profile, datasets=[dataset], depths=[profile.deepest], progress=progress)
+    plan = plans.refinement(profile, dataset)
+    preact = runs.sweep(plan["pre-activation"], progress=progress)
+    postact = runs.sweep(plan["post-activation"], progress=progress)
     stages = _stages(preact[0].model)
 
     rows = []
@@ -148,10 +141,6 @@ def refinement(profile: Profile, dataset: str, *, unroll_steps: int = 20, progre
     return study
 
 
-# Jastrzebski et al. share the top 13 of 18 blocks of every stage of a ResNet-110.
-PAPER_SHARED_SHARE = 13 / 18
-
-
 @dataclass
 class Sharing:
     dataset: str
@@ -160,25 +149,6 @@ class Sharing:
     norms: pd.DataFrame  # variant, when, block, norm
     gradients: pd.DataFrame  # variant, when, stage, norm
     verdicts: list[claims.Verdict] = field(default_factory=list)
-
-
-def sharing_variants(profile: Profile) -> dict[str, dict]:
-    """The nets of Chapter 4, named, as model options for `runs.for_profile`."""
-    depth = profile.deepest
-    n = (depth - 2) // 6
-    shared = max(2, min(n - 1, round(PAPER_SHARED_SHARE * n)))
-    small = 6 * (n - shared + 1) + 2  # an unshared net with the same distinct blocks
-    variants = {
-        f"unshared-{depth}": {"depth": depth},
-        f"shared-{depth}, naive": {"depth": depth, "shared": shared, "shared_bn": "shared"},
-        f"unshared-{small} (same size)": {"depth": small},
-        f"shared-{depth}, UBN": {"depth": depth, "shared": shared, "shared_bn": "unshared"},
-    }
-    if profile.ablations:
-        for mode, what in (("stats", "own BN statistics only"), ("affine", "own BN scale/shift only"),
-                           ("init", "BN scale 0.1 only")):
-            variants[f"shared-{depth}, {what}"] = {"depth": depth, "shared": shared, "shared_bn": mode}
-    return variants
 
 
 def sharing(profile: Profile, dataset: str, *, progress: bool = True) -> Sharing:
@@ -190,11 +160,8 @@ def sharing(profile: Profile, dataset: str, *, progress: bool = True) -> Sharing
     x, y = ds.train_x[:256], ds.train_y[:256]
     variants = sharing_variants(profile)
     finals, norms, grads = [], [], []
-    for name, options in variants.items():
-        options = dict(options)
-        depth = options.pop("depth")
-        results = runs.for_profile(profile, datasets=[dataset], depths=[depth], preact=True,
-                                   checkpoints=checkpoint_epochs(profile), progress=progress, **options)
+    for name, configs in plans.sharing(profile, dataset).items():
+        results = runs.sweep(configs, progress=progress)
         params = count_parameters(results[0].model)
         finals.append(runs.final_frame(results).assign(variant=name, params=params))
         torch.manual_seed(results[0].config.seed)  # the same initial weights on every run of the chapter
