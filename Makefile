@@ -8,7 +8,7 @@ export JUPYTER_PREFER_ENV_PATH := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: book test setup lint unit chapters-ci nbval html-ci clean
+.PHONY: book paper fill bench test setup lint unit chapters-ci nbval html-ci browser clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -25,8 +25,20 @@ book: setup
 	$(BIN)/jupyter-book build _build/site --path-output . --warningiserror --nitpick --keep-going
 	@echo "Front page: $(CURDIR)/_build/html/index.html"
 
+## make paper: the papers' scale (CIFAR-10 in $$RESBOOK_DATA, a CUDA GPU): fill the run cache, then build
+paper:
+	$(MAKE) fill book PROFILE=paper
+
+## make fill: train every run the chapters need at PROFILE into the run cache, without building the book
+fill: setup
+	$(BIN)/python -m resbook fill --profile $(PROFILE)
+
+## make bench: training speed of this machine, package vs a textbook baseline (prints a table; not a test)
+bench: setup
+	$(BIN)/python -m resbook.bench
+
 ## make test: lint, unit tests, chapters executed at `ci` and checked with nbval, book built strictly
-test: setup lint unit chapters-ci nbval html-ci
+test: setup lint unit chapters-ci nbval html-ci browser
 
 lint: setup
 	$(BIN)/ruff check src tests
@@ -44,6 +56,10 @@ html-ci: setup
 	$(BIN)/python -m resbook stage --executed _build/executed/ci --site _build/site-ci
 	$(BIN)/jupyter-book build _build/site-ci --path-output _build/ci --warningiserror --nitpick --keep-going
 	@echo "CI build of the book: $(CURDIR)/_build/ci/_build/html/index.html"
+
+## every page of the CI build in headless Chromium; one screenshot per page in _build/screenshots
+browser: setup
+	$(BIN)/python -m resbook.browser_check _build/ci/_build/html --screenshots _build/screenshots
 
 clean:
 	rm -rf _build

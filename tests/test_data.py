@@ -1,10 +1,9 @@
-import pickle
-
-import numpy as np
 import pytest
 import torch
 
 from resbook import data
+
+from .fakes import fake_cifar_files, trust_fake_cifar
 
 
 def test_digits_split_is_fixed_stratified_and_standardised():
@@ -33,27 +32,9 @@ def test_missing_cifar10_says_how_to_get_it(tmp_path):
         data.cifar10(tmp_path)
 
 
-def _fake_cifar(root, n_per_batch=20):
-    """CIFAR-10's on-disk format (pickled batches) with random images: the real loader reads it."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
-                 "labels": rng.integers(0, 10, n_per_batch).tolist()}
-        with open(folder / name, "wb") as f:
-            pickle.dump(batch, f)
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": [f"class{i}" for i in range(10)]}, f)
-
-
 def test_cifar10_through_torchvision_loader(tmp_path, monkeypatch):
-    import torchvision.datasets.cifar as tv_cifar
-
-    _fake_cifar(tmp_path)
-    # the fake files cannot match CIFAR-10's published checksums; everything else is the real path
-    monkeypatch.setattr(tv_cifar.CIFAR10, "_check_integrity", lambda self: True)
-    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
+    fake_cifar_files(tmp_path, per_batch=20)
+    trust_fake_cifar(monkeypatch)
     monkeypatch.setenv("RESBOOK_DATA", str(tmp_path))
     d = data.cifar10()
     assert d.train_x.shape == (100, 3, 32, 32) and d.test_x.shape == (20, 3, 32, 32)

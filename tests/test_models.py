@@ -114,3 +114,45 @@ def test_sharing_bad_arguments():
         resnet(20, shared=3)
     with pytest.raises(ValueError, match="shared_bn"):
         resnet(20, shared=2, shared_bn="some")
+
+
+def test_option_b_projects_only_where_the_shape_changes():
+    a, b = resnet(20), resnet(20, shortcut="B")
+    # two projections (16->32, 32->64 channels), each a 1x1 conv and a batch norm (scale and shift)
+    assert count_parameters(b) - count_parameters(a) == (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
+
+
+def test_highway_block_mixes_shortcut_and_branch_by_its_gate():
+    torch.manual_seed(0)
+    model = resnet(8, shortcut="gated").eval()
+    gates = [b.gate for b in model.blocks]
+    assert all(g is not None for g in gates)
+    # one 1x1 conv (with bias) per block on the block's output channels
+    extra = sum(c * c + c for c in (16, 32, 64))
+    assert count_parameters(model) == count_parameters(resnet(8)) + extra
+    block = model.blocks[1]
+    h = torch.randn(2, 16, 16, 16)
+    skip, branch = block.shortcut(h), block.branch(h)
+    t = torch.sigmoid(block.gate.transform(skip))
+    torch.testing.assert_close(block(h), F.relu(t * branch + (1 - t) * skip))
+    assert 0.2 < t.mean().item() < 0.35  # the bias -1 starts the gate mostly carrying the input
+    assert resnet(8, shortcut="gated", residual=False).blocks[0].gate is None  # a plain net has no gate
+
+
+@pytest.mark.parametrize("arch,sizes,channels", [
+    ("cifar", [16, 16, 16, 8, 8, 4, 4], [16, 16, 16, 32, 32, 64, 64]),
+    ("single", [16] * 7, [32] * 7),
+    ("avgpool", [16, 16, 16, 8, 8, 4, 4], [32] * 7),
+])
+def test_block_layouts(arch, sizes, channels):
+    model = resnet(14, arch=arch, preact=True).eval()
+    hs = model.features(torch.randn(2, 3, 16, 16))
+    assert [h.shape[-1] for h in hs] == sizes and [h.shape[1] for h in hs] == channels
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    downsampling = [b.downsample for b in model.blocks]
+    assert downsampling == ([False] * 6 if arch == "single" else [False, False, True, False, True, False])
+
+
+def test_unknown_arch_is_a_clear_error():
+    with pytest.raises(ValueError, match="arch must be one of"):
+        resnet(8, arch="dense")

@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     fill = sub.add_parser("fill", help="train every run the chapters need into the run cache (no book)")
     _profile_arguments(fill)
     fill.add_argument("--chapters", nargs="*", help="01 02 03 04 (default: all)")
-    fill.add_argument("--workers", type=int, default=None, help="parallel training processes")
+    fill.add_argument("--workers", type=int, default=None, help="parallel training processes (local Ray: CPUs)")
+    fill.add_argument("--engine", choices=("local", "ray"), default="local",
+                      help="local: worker processes on this machine; ray: Ray tasks (a local cluster, or --address)")
+    fill.add_argument("--address", default=None, help="Ray cluster to join, e.g. auto or ray://head:10001")
+    fill.add_argument("--retries", type=int, default=2, help="Ray: retries of a failed run before it is reported")
 
     exp = sub.add_parser("export", help="write run-cache entries to one verified archive")
     exp.add_argument("archive", type=pathlib.Path, help="e.g. runs-paper.tar.gz")
@@ -62,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
 
             configs = _configs(args)
             print(f"{len(configs)} runs at profile {args.profile}", flush=True)
+            if args.engine == "ray":
+                from . import scaleout
+
+                report = scaleout.fill(configs, address=args.address, workers=args.workers, retries=args.retries)
+                print(f"trained {len(report.trained)}, already cached {len(report.cached)}, failed "
+                      f"{len(report.failed)} in {report.seconds:.0f} s", flush=True)
+                for label, error in report.failed.items():
+                    print(f"  failed: {label}: {error}", file=sys.stderr)
+                return 1 if report.failed else 0
             runs.sweep(configs, workers=args.workers)
             print(f"all {len(configs)} runs are in the cache", flush=True)
         elif args.command == "export":

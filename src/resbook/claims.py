@@ -38,6 +38,15 @@ def table(verdicts: list[Verdict], profile: str) -> pd.DataFrame:
     return pd.DataFrame([v.row(profile) for v in verdicts])
 
 
+def report(verdicts: list[Verdict], profile: str, chapter: str):
+    """The claims table as a chapter shows it; also recorded for the book's scorecard page."""
+    from . import record
+
+    frame = table(verdicts, profile)
+    record.claims(chapter, frame.to_dict("records"))
+    return frame.style.hide(axis="index")
+
+
 def summary(verdicts: list[Verdict]) -> str:
     """One line per verdict, without numbers, so that it is stable across runs of a profile."""
     return "\n".join(f"{v.key} [{v.dataset}]: {'holds' if v.holds else 'does not hold'}" for v in verdicts)
@@ -91,6 +100,30 @@ def degradation_verdicts(finals: pd.DataFrame, responses: pd.DataFrame) -> list[
                     resp["residual", hi] < resp["residual", lo], dataset),
         ]
     return verdicts
+
+
+def shortcut_verdicts(finals: pd.DataFrame) -> list[Verdict]:
+    """Option B and highway shortcuts against option A, at the deepest depth of `finals` (one data set)."""
+    dataset = finals.dataset.iloc[0]
+    deepest = finals.depth.max()
+    at = finals[finals.depth == deepest]
+    mean = at.groupby("variant")[["train_err", "test_err"]].mean()
+    std = at.groupby("variant")[["train_err", "test_err"]].std().fillna(0.0)
+
+    def pct(variant: str, split: str = "test_err") -> str:
+        return _pct(mean.loc[variant, split], std.loc[variant, split])
+
+    a, b, gated = "residual (A)", "residual (B)", "highway"
+    gap_b = mean.loc[b, "test_err"] - mean.loc[a, "test_err"]
+    worse = [split for split in ("train_err", "test_err")
+             if mean.loc[gated, split] > mean.loc[a, split] + ERROR_MARGIN]
+    return [
+        Verdict("option_b", f"test error at depth {deepest}: A {pct(a)}, B {pct(b)} ({gap_b * 100:+.1f} points)",
+                abs(gap_b) <= ERROR_MARGIN, dataset),
+        Verdict("highway_worse", f"at depth {deepest}: train error highway {pct(gated, 'train_err')}, identity "
+                f"{pct(a, 'train_err')}; test error highway {pct(gated)}, identity {pct(a)}",
+                bool(worse), dataset),
+    ]
 
 
 def _share_of_paths(n: int, lo: int, hi: int) -> float:

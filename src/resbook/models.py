@@ -12,7 +12,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-SHORTCUTS = ("A", "B")
+# A: identity, zero-padded where the shape changes (He et al.'s option A); B: 1x1 projection where the
+# shape changes (option B); gated: a highway network's learned gate between the option-A shortcut and the
+# branch (Srivastava et al. 2015)
+SHORTCUTS = ("A", "B", "gated")
+# How blocks are laid out (Jastrzebski et al. Fig. 2-4): cifar - He et al.'s three stages of widths w/2w/4w
+# joined by strided blocks; single - one stage, every block at the input's resolution and one width;
+# avgpool - three groups at one width, joined by 2x2 average pooling in front of a group's first block
+ARCHS = ("cifar", "single", "avgpool")
 # How a group of shared blocks treats batch norm (Jastrzebski et al. Sec. 4.5):
 #   shared   - naive sharing: every application uses the same BN statistics and scale/shift
 #   unshared - UBN: each application has its own statistics and its own scale/shift, scale starting at 0.1
@@ -67,6 +74,19 @@ class ZeroPadShortcut(nn.Module):
         return h
 
 
+class Gate(nn.Module):
+    """Highway gate T(h) = sigmoid(1x1 conv(h)), biased towards carrying the input at the start."""
+
+    def __init__(self, channels: int, dims: int, bias: float = -1.0):
+        super().__init__()
+        conv, _ = _layers(dims)
+        self.transform = conv(channels, channels, 1)
+        nn.init.constant_(self.transform.bias, bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.transform(h))
+
+
 def projection_shortcut(in_channels: int, out_channels: int, stride: int, dims: int) -> nn.Module:
     """Option B: a strided 1x1 convolution (and BN) where the shape changes."""
     conv, norm = _layers(dims)
@@ -78,7 +98,9 @@ class Block(nn.Module):
 
     post-activation (He et al. 2016a): branch = conv-BN-ReLU-conv-BN, out = relu(shortcut + branch)
     pre-activation (He et al. 2016b): branch = BN-ReLU-conv-BN-ReLU-conv, out = shortcut + branch
+    gated (highway): out = relu(T * branch + (1 - T) * shortcut), T = sigmoid(1x1 conv of the shortcut)
     plain: out = relu(branch) (post) or branch (pre); the shortcut is kept for lesion studies.
+    `pool`: the block first average-pools its input 2x2 (the joints of the avgpool layout).
     """
 
     def __init__(
@@ -91,31 +113,40 @@ class Block(nn.Module):
         shortcut: str = "A",
         preact: bool = False,
         dims: int = 2,
+        pool: bool = False,
     ):
         super().__init__()
         conv, norm = _layers(dims)
         self.residual = residual
         self.preact = preact
-        self.downsample = stride != 1 or in_channels != out_channels
+        self.downsample = stride != 1 or in_channels != out_channels or pool
         conv1 = conv(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
         conv2 = conv(out_channels, out_channels, 3, padding=1, bias=False)
         if preact:
             layers = [norm(in_channels), nn.ReLU(), conv1, norm(out_channels), nn.ReLU(), conv2]
         else:
             layers = [conv1, norm(out_channels), nn.ReLU(), conv2, norm(out_channels)]
-        self.branch = nn.Sequential(*layers)
-        if not self.downsample:
-            self.shortcut: nn.Module = nn.Identity()
-        elif shortcut == "A":
-            self.shortcut = ZeroPadShortcut(in_channels, out_channels, stride)
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {shortcut!r}")
+        pooling = [nn.AvgPool2d(2) if dims == 2 else nn.AvgPool1d(2)] if pool else []
+        self.branch = nn.Sequential(*pooling, *layers)
+        if not (stride != 1 or in_channels != out_channels):
+            self.shortcut: nn.Module = nn.Sequential(*pooling) if pool else nn.Identity()
         elif shortcut == "B":
             self.shortcut = projection_shortcut(in_channels, out_channels, stride, dims)
         else:
-            raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {shortcut!r}")
+            self.shortcut = ZeroPadShortcut(in_channels, out_channels, stride)
+        self.gate = Gate(out_channels, dims) if shortcut == "gated" and residual else None
 
     def combine(self, skip: torch.Tensor | None, branch: torch.Tensor) -> torch.Tensor:
         """How the block joins its two paths (skip is None for a plain block)."""
-        out = branch if skip is None else skip + branch
+        if skip is None:
+            out = branch
+        elif self.gate is not None:
+            t = self.gate(skip)
+            out = t * branch + (1 - t) * skip
+        else:
+            out = skip + branch
         return out if self.preact else F.relu(out)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -167,10 +198,14 @@ def resnet(
     dims: int = 2,
     shared: int = 0,
     shared_bn: str = "shared",
+    arch: str = "cifar",
 ) -> ResNet:
     """He et al.'s CIFAR network of `depth` = 6n+2 layers: 3 stages of n blocks, widths w/2w/4w.
 
     `residual=False` gives the plain twin (same parameters with option-A shortcuts).
+    `shortcut` is "A", "B" or "gated" (a highway net); `arch` lays the 3n blocks out as in ARCHS (the
+    single and avgpool layouts use the middle width everywhere). A wide ResNet is a pre-activation net
+    with a larger `width`, e.g. width=(64, 128, 256) for widening factor 4.
     `preact=True` gives the pre-activation variant used by Jastrzebski et al. `dims=1` uses
     1-D convolutions (for MNIST-1D). `shared=m` makes the top m blocks of every stage apply one set of
     convolution weights m times; `shared_bn` says how they treat batch norm (see SHARED_BN).
@@ -183,8 +218,12 @@ def resnet(
                          f"for depth {depth}; got {shared}")
     if shared_bn not in SHARED_BN:
         raise ValueError(f"shared_bn must be one of {SHARED_BN}; got {shared_bn!r}")
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}; got {arch!r}")
     conv, norm = _layers(dims)
     widths = _stage_widths(width)
+    if arch != "cifar":
+        widths = (widths[1],) * 3
 
     stem_layers: list[nn.Module] = [conv(in_channels, widths[0], 3, padding=1, bias=False)]
     if not preact:  # a pre-activation net normalises at the start of every block instead
@@ -197,10 +236,11 @@ def resnet(
     for stage, out_channels in enumerate(widths):
         stage_blocks = []
         for i in range(n):
-            stride = 2 if stage > 0 and i == 0 else 1
+            joint = stage > 0 and i == 0
+            stride = 2 if joint and arch == "cifar" else 1
             stage_blocks.append(
                 Block(channels, out_channels, stride, residual=residual, shortcut=shortcut,
-                      preact=preact, dims=dims)
+                      preact=preact, dims=dims, pool=joint and arch == "avgpool")
             )
             channels = out_channels
         blocks += stage_blocks

@@ -19,6 +19,7 @@ class PaperClaim:
 HE2016 = "he2016deep"
 VEIT2016 = "veit2016residual"
 JASTRZEBSKI2018 = "jastrzebski2018residual"
+HE2016B = "he2016identity"
 
 # He et al. 2016, Table 6: parameters (millions) and CIFAR-10 test error (%) of the residual nets.
 TABLE6_PARAMS_M = {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7}
@@ -40,6 +41,10 @@ CLAIMS: dict[str, PaperClaim] = {
                                     "std of 3x3 layer outputs lower for ResNets at every depth"),
     "responses_depth": PaperClaim(HE2016, "Fig. 7", "Deeper residual nets have smaller layer responses",
                                   "ResNet-110 below ResNet-56 below ResNet-20"),
+    "option_b": PaperClaim(HE2016, "Table 3 (ImageNet)", "Projection shortcuts (option B) are only marginally better",
+                           "ResNet-34 top-1 error 25.03 % with A, 24.52 % with B: projections are not essential"),
+    "highway_worse": PaperClaim(HE2016B, "Table 1", "Gated (highway) shortcuts do worse than identity shortcuts",
+                                "ResNet-110 with exclusive gating 8.70 % test error; identity 6.61 %"),
     # Veit, Wilber, Belongie 2016 (CIFAR-10, ResNet-110 = 54 blocks; VGG-style plain net of 15 layers)
     "paths_binomial": PaperClaim(VEIT2016, "Sec. 3, Fig. 6a", "Path lengths are binomial: most are middle-length",
                                  "for 54 blocks, > 95 % of the 2^54 paths pass through 19 to 35 blocks"),

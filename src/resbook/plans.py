@@ -46,6 +46,13 @@ def plain_vs_residual(profile: Profile) -> dict[str, list[TrainConfig]]:
     return {"sweep": grid(profile, nets=(False, True))}
 
 
+def shortcuts(profile: Profile) -> dict[str, list[TrainConfig]]:
+    """Chapter 1's other shortcuts, on the first data set: projections (option B) and highway gates."""
+    first = [profile.datasets[0]]
+    return {"option B": grid(profile, datasets=first, shortcut="B"),
+            "highway": grid(profile, datasets=first, shortcut="gated")}
+
+
 def unravelled(profile: Profile, dataset: str) -> dict[str, list[TrainConfig]]:
     deepest = profile.deepest
     blocks = 3 * (deepest - 2) // 6
@@ -100,7 +107,7 @@ def chapter(profile: Profile, name: str) -> list[TrainConfig]:
     if name not in CHAPTERS:
         raise ValueError(f"unknown chapter {name!r}; valid: {', '.join(CHAPTERS)}")
     if name == "01":
-        plans = [plain_vs_residual(profile)]
+        plans = [plain_vs_residual(profile), shortcuts(profile)]
     else:
         per_dataset = {"02": unravelled, "03": refinement, "04": sharing}[name]
         plans = [per_dataset(profile, dataset) for dataset in profile.datasets]

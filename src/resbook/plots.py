@@ -339,3 +339,25 @@ def sharing_norms(norms: pd.DataFrame, gradients: pd.DataFrame, variants: list[s
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+SHORTCUT_COLOURS = {"plain": "#c44e52", "residual (A)": "#4c72b0", "residual (B)": "#55a868", "highway": "#8172b2"}
+
+
+def shortcuts(finals: pd.DataFrame, title: str) -> plt.Figure:
+    """Final training and test error against depth for each kind of shortcut (column `variant`), mean ± std."""
+    fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.8), sharey=True)
+    for ax, split in zip(axes, ("train_err", "test_err"), strict=True):
+        frame = finals.assign(error=finals[split] * 100)
+        sns.lineplot(data=frame, x="depth", y="error", hue="variant", hue_order=list(SHORTCUT_COLOURS),
+                     palette=SHORTCUT_COLOURS, markers=True, style="variant", dashes=False, errorbar="sd",
+                     err_style="bars", ax=ax)
+        ax.set_title(f"{'training' if split == 'train_err' else 'test'} error")
+        ax.set_ylabel("final error (%)")
+        ax.set_xticks(sorted(frame.depth.unique()))
+        ax.set_ylim(bottom=0)
+    axes[0].get_legend().remove()
+    sns.move_legend(axes[1], "upper left", bbox_to_anchor=(1, 1), frameon=False)
+    fig.suptitle(title, y=1.02)
+    fig.tight_layout()
+    return fig

@@ -78,11 +78,13 @@ def _describe(config: TrainConfig) -> dict:
     return {
         "dataset": config.dataset,
         "depth": config.depth,
-        "net": "residual" if config.residual else "plain",
+        "net": ("highway" if config.shortcut == "gated" else "residual") if config.residual else "plain",
         "label": config.label,
         "seed": config.seed,
         "shortcut": config.shortcut,
         "preact": config.preact,
+        "arch": config.arch,
+        "width": "-".join(map(str, config.width)),
     }
 
 

@@ -12,7 +12,7 @@ import torch
 
 from . import claims, data, plans, probes, runs
 from .profiles import Profile
-from .train import TrainResult
+from .train import TrainResult, config_for
 
 checkpoint_epochs = plans.checkpoint_epochs
 sharing_variants = plans.sharing_variants
@@ -175,3 +175,39 @@ def sharing(profile: Profile, dataset: str, *, progress: bool = True) -> Sharing
                     pd.DataFrame(grads))
     study.verdicts = claims.sharing_verdicts(dataset, study.finals, study.norms, list(variants))
     return study
+
+
+@dataclass
+class Shortcuts:
+    dataset: str
+    finals: pd.DataFrame  # one row per run, with `variant`: plain, residual (A), residual (B), highway
+    params: pd.DataFrame  # depth x variant -> parameters
+    verdicts: list[claims.Verdict] = field(default_factory=list)
+
+
+def shortcuts(profile: Profile, *, progress: bool = True) -> Shortcuts:
+    """Chapter 1's shortcut comparison on the profile's first data set: none, A, B and highway gates."""
+    dataset = profile.datasets[0]
+    sweep = [c for c in plans.plain_vs_residual(profile)["sweep"] if c.dataset == dataset]
+    frames = []
+    for configs in (sweep, *plans.shortcuts(profile).values()):
+        frame = runs.final_frame(runs.sweep(configs, progress=progress))
+        frame["variant"] = [{"plain": "plain", "highway": "highway"}.get(net, f"residual ({shortcut})")
+                            for net, shortcut in zip(frame.net, frame.shortcut, strict=True)]
+        frames.append(frame)
+    finals = pd.concat(frames, ignore_index=True)
+    study = Shortcuts(dataset, finals, _parameter_table(profile, dataset))
+    study.verdicts = claims.shortcut_verdicts(finals)
+    return study
+
+
+def _parameter_table(profile: Profile, dataset: str) -> pd.DataFrame:
+    """Parameters of each kind of net at each depth of the profile (the profile's widths, this data set)."""
+    from .models import count_parameters
+
+    rows = {}
+    for variant, options in (("plain", {"residual": False}), ("residual (A)", {}),
+                             ("residual (B)", {"shortcut": "B"}), ("highway", {"shortcut": "gated"})):
+        rows[variant] = {depth: count_parameters(config_for(profile, dataset, depth, **options).build_model())
+                         for depth in profile.depths}
+    return pd.DataFrame(rows).rename_axis("depth")

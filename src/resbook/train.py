@@ -46,11 +46,14 @@ class TrainConfig:
     shared: int = 0  # the top `shared` blocks of each stage share their weights (Jastrzebski Sec. 4.5)
     shared_bn: str = "shared"  # how shared blocks treat batch norm: see models.SHARED_BN
     checkpoints: tuple[int, ...] = ()  # epochs after which to keep a copy of the weights
+    arch: str = "cifar"  # block layout: see models.ARCHS
 
     @property
     def label(self) -> str:
-        kind = "residual" if self.residual else "plain"
+        kind = ("highway" if self.shortcut == "gated" else "residual") if self.residual else "plain"
         extra = f" ({self.active_branches} active)" if self.active_branches else ""
+        extra += " (option B)" if self.shortcut == "B" else ""
+        extra += f" ({self.arch})" if self.arch != "cifar" else ""
         if self.shared:
             extra += f" (top {self.shared} shared, BN {self.shared_bn})"
         return f"{'preact-' if self.preact else ''}{kind}-{self.depth}{extra}"
@@ -59,7 +62,7 @@ class TrainConfig:
         in_channels, dims, num_classes = SHAPES[self.dataset]
         return resnet(self.depth, residual=self.residual, width=self.width, shortcut=self.shortcut,
                       preact=self.preact, in_channels=in_channels, num_classes=num_classes, dims=dims,
-                      shared=self.shared, shared_bn=self.shared_bn)
+                      shared=self.shared, shared_bn=self.shared_bn, arch=self.arch)
 
     def as_dict(self) -> dict:
         return asdict(self)

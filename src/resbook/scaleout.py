@@ -1,0 +1,125 @@
+"""Filling the run cache on Ray: a local cluster by default, a real one with `address` (one GPU per run there).
+
+The cache is the meeting point: a run that is already in it (finished here, elsewhere, or by another
+job) is never trained again, each worker checks it again just before training, and entries are written
+atomically. A run that fails is retried by Ray up to `retries` times and then reported; the others go on.
+
+    python -m resbook fill --profile paper --engine ray                   # local cluster, all cores/GPUs
+    python -m resbook fill --profile paper --engine ray --address auto    # the cluster this machine is in
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tqdm.auto import tqdm
+
+from .cache import RunCache
+from .train import TrainConfig
+
+
+@dataclass
+class FillReport:
+    trained: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)  # already in the cache: not trained again
+    failed: dict[str, str] = field(default_factory=dict)  # label -> last error
+    seconds: float = 0.0
+
+
+class FailOnPurpose(RuntimeError):
+    """Raised inside a worker for runs named in `fail` (to test retries and reporting)."""
+
+
+def _train_one(config: dict, cache_root: str, salt: str, threads: int, fail: bool) -> str:
+    """One run, on a Ray worker: unless it is in the cache by now, train it and store it there."""
+    import torch
+
+    from .runs import run
+
+    config = TrainConfig(**config)
+    cache = RunCache(cache_root, salt)
+    attempts = pathlib.Path(cache_root) / ".attempts"
+    attempts.mkdir(parents=True, exist_ok=True)
+    with open(attempts / f"{cache.key(config)}.log", "a") as log:  # one line per try, for the report
+        log.write(f"{time.time():.0f} pid {os.getpid()}\n")
+    if fail:
+        raise FailOnPurpose(f"{config.label}: failing on purpose")
+    torch.set_num_threads(threads)
+    run(config, cache, progress=False)
+    return config.label
+
+
+def attempts(cache: RunCache, config: TrainConfig) -> int:
+    """How many times workers have started `config` (retries included)."""
+    path = cache.root / ".attempts" / f"{cache.key(config)}.log"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def fill(
+    configs: Sequence[TrainConfig],
+    cache: RunCache | None = None,
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+    retries: int = 2,
+    fail: Sequence[str] = (),
+    progress: bool = True,
+) -> FillReport:
+    """Train every config missing from `cache` as parallel Ray tasks; returns what was trained or failed.
+
+    Without `address`, starts a local Ray cluster of `workers` CPUs (default: all cores) and the local
+    GPUs; each run takes one CPU, or one GPU where there are GPUs. `fail` names run labels that fail on
+    purpose (for tests).
+    """
+    import ray
+
+    cache = cache or RunCache()
+    report = FillReport()
+    start = time.perf_counter()
+    todo = [c for c in dict.fromkeys(configs) if c not in cache]
+    report.cached = [c.label for c in dict.fromkeys(configs) if c in cache]
+    if not todo:
+        report.seconds = time.perf_counter() - start
+        return report
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONWARNINGS": "ignore"}})
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        task = ray.remote(_train_one).options(
+            num_cpus=1, num_gpus=1 if gpus else 0, max_retries=retries, retry_exceptions=True)
+        pending = {task.remote(c.as_dict(), str(cache.root), cache.salt, 1, c.label in fail): c for c in todo}
+        bar = tqdm(total=len(todo), desc=f"training {len(todo)} runs on Ray", disable=not progress)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            config = pending.pop(done[0])
+            try:
+                ray.get(done[0])
+                report.trained.append(config.label)
+            except Exception as err:  # noqa: BLE001 - a failed run is reported, the others go on
+                report.failed[config.label] = str(err).strip().splitlines()[-1]
+            bar.set_postfix_str(f"done {len(report.trained)} / running {min(len(pending), _slots())} / "
+                                f"waiting {max(0, len(pending) - _slots())} / failed {len(report.failed)}")
+            bar.update()
+        bar.close()
+    finally:
+        if started_here:
+            ray.shutdown()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _slots() -> int:
+    import ray
+
+    resources = ray.cluster_resources()
+    return int(resources.get("GPU", 0) or resources.get("CPU", 1))

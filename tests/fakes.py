@@ -1,0 +1,27 @@
+"""Data made on the fly for tests: never a download."""
+
+import pickle
+
+import numpy as np
+
+
+def fake_cifar_files(root, per_batch=40):
+    """CIFAR-10's on-disk format (pickled batches) with random images: torchvision's real loader reads it."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 "labels": rng.integers(0, 10, per_batch).tolist()}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"class{i}" for i in range(10)]}, f)
+
+
+def trust_fake_cifar(monkeypatch):
+    """The fake files cannot match CIFAR-10's published checksums; everything else is the real path."""
+    import torchvision.datasets.cifar as tv_cifar
+
+    monkeypatch.setattr(tv_cifar.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
