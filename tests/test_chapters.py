@@ -74,3 +74,23 @@ def test_chapter_reaches_expected_verdicts(executed, chapter):
 
 def test_every_chapter_has_expectations():
     assert {nb.stem for nb in book.chapters()} == set(EXPECTED)
+
+
+def test_plans_name_every_run_the_chapters_trained(executed):
+    """`python -m resbook fill` trains what the chapters need: after executing them, every run is cached."""
+    from resbook import plans, profiles
+    from resbook.cache import RunCache
+
+    cache = RunCache()
+    missing = [c.label for c in plans.book(profiles.resolve("ci")) if c not in cache]
+    assert not missing, f"plans name runs the chapters did not train: {missing}"
+
+
+def test_chapters_record_their_claims_and_front_figures(executed):
+    from resbook import record
+
+    recorded = record.load_claims(OUT / "record")
+    assert set(recorded) == set(EXPECTED)
+    for chapter, rows in recorded.items():
+        assert {r["verdict"] for r in rows} <= {"holds", "does not hold"} and all(r["profile"] == "ci" for r in rows)
+        assert (OUT / "record" / f"{chapter}.png").stat().st_size > 10_000

@@ -26,13 +26,13 @@ def test_fill_trains_the_paper_runs_of_chapter_1(fake_cifar, capsys):
     assert cli.main(["fill", "--profile", "paper", "--overrides", TINY, "--chapters", "01", "--workers", "1"]) == 0
     profile = profiles.resolve("paper", {"epochs": 1, "depths": [8], "seeds": [0], "widths": [4, 8, 16]})
     configs = plans.chapter(profile, "01")
-    assert [c.label for c in configs] == ["plain-8", "residual-8"]
+    assert [c.label for c in configs] == ["plain-8", "residual-8", "residual-8 (option B)", "highway-8"]
     cache = RunCache(fake_cifar / "cache")
     for config in configs:
         result = cache.load(config)
         assert config.augment and config.dataset == "cifar10"
         assert len(result.history["train_err"]) == 1 and result.final["test_err"] <= 1
-    assert "all 2 runs are in the cache" in capsys.readouterr().out
+    assert "all 4 runs are in the cache" in capsys.readouterr().out
 
 
 def test_export_then_import_through_the_command_line(fake_cifar, tmp_path, monkeypatch, capsys):
@@ -41,7 +41,7 @@ def test_export_then_import_through_the_command_line(fake_cifar, tmp_path, monke
     assert cli.main(["export", str(archive), "--profile", "paper", "--overrides", TINY, "--chapters", "01"]) == 0
     monkeypatch.setenv("RESBOOK_CACHE", str(tmp_path / "elsewhere"))
     assert cli.main(["import", str(archive)]) == 0
-    assert "imported 2, already present 0, refused 0" in capsys.readouterr().out
+    assert "imported 4, already present 0, refused 0" in capsys.readouterr().out
 
 
 def test_cifar_training_data_stay_uint8_and_are_normalised_per_batch(fake_cifar):

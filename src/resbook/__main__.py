@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="local: worker processes on this machine; ray: Ray tasks (a local cluster, or --address)")
     fill.add_argument("--address", default=None, help="Ray cluster to join, e.g. auto or ray://head:10001")
     fill.add_argument("--retries", type=int, default=2, help="Ray: retries of a failed run before it is reported")
+    fill.add_argument("--gpus-per-run", type=float, default=1.0, help="Ray: GPU share of one run (0.25: 4 per GPU)")
 
     exp = sub.add_parser("export", help="write run-cache entries to one verified archive")
     exp.add_argument("archive", type=pathlib.Path, help="e.g. runs-paper.tar.gz")
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.engine == "ray":
                 from . import scaleout
 
-                report = scaleout.fill(configs, address=args.address, workers=args.workers, retries=args.retries)
+                report = scaleout.fill(configs, address=args.address, workers=args.workers, retries=args.retries,
+                                        gpus_per_run=args.gpus_per_run)
                 print(f"trained {len(report.trained)}, already cached {len(report.cached)}, failed "
                       f"{len(report.failed)} in {report.seconds:.0f} s", flush=True)
                 for label, error in report.failed.items():

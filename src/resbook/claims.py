@@ -102,6 +102,25 @@ def degradation_verdicts(finals: pd.DataFrame, responses: pd.DataFrame) -> list[
     return verdicts
 
 
+def change_then_refine(frame: pd.DataFrame, first: int = 3) -> float:
+    """Mean ||F(h)||/||h|| of the first `first` blocks over that of the others (per architecture frame)."""
+    ratios = frame.sort_values("block").ratio.to_numpy()
+    return float(ratios[:first].mean() / ratios[first:].mean())
+
+
+def architecture_verdicts(dataset: str, frame: pd.DataFrame) -> list[Verdict]:
+    """Chapter 3's comparison of architectures (`frame` from studies: one row per arch and block)."""
+    share = frame.dropna(subset=["cos"]).groupby("arch", sort=False).cos.apply(lambda c: (c < 0).mean())
+    contrast = {arch: change_then_refine(f) for arch, f in frame.groupby("arch", sort=False)}
+    single, standard = contrast["single representation"], contrast["ResNet"]
+    return [
+        Verdict("architectures_align", "share of blocks with cos < 0: "
+                + ", ".join(f"{arch} {v:.0%}" for arch, v in share.items()), bool((share >= 0.8).all()), dataset),
+        Verdict("single_sharper", f"ratio of the first 3 blocks / the rest: single representation {single:.1f}, "
+                f"ResNet {standard:.1f}", single > standard, dataset),
+    ]
+
+
 def shortcut_verdicts(finals: pd.DataFrame) -> list[Verdict]:
     """Option B and highway shortcuts against option A, at the deepest depth of `finals` (one data set)."""
     dataset = finals.dataset.iloc[0]

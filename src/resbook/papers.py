@@ -83,6 +83,12 @@ CLAIMS: dict[str, PaperClaim] = {
                                 "train loss 0.0012 to 0.001 after 20 extra steps"),
     "unroll_borderline": PaperClaim(JASTRZEBSKI2018, "Fig. 7", "Scaled unrolling fixes borderline test examples",
                                     "accuracy on borderline test examples 43 % to 53 %"),
+    "architectures_align": PaperClaim(JASTRZEBSKI2018, "Fig. 2-4",
+                                      "All four architectures move features against the gradient",
+                                      "negative cosine in the ResNet, single-representation, pooling and wide nets"),
+    "single_sharper": PaperClaim(JASTRZEBSKI2018, "Fig. 2-3",
+                                 "Change-then-refine is sharper in the single-representation net",
+                                 "its first blocks change the features much more than the later ones"),
     # Jastrzebski et al. 2018, Sec. 4.5 and Table 1 (CIFAR-10 train / test error %, 4 runs)
     "sharing_naive_fails": PaperClaim(JASTRZEBSKI2018, "Sec. 4.5, Fig. 8",
                                       "Naive sharing does worse than an unshared net of the same size",

@@ -64,13 +64,34 @@ def unravelled(profile: Profile, dataset: str) -> dict[str, list[TrainConfig]]:
     }
 
 
+# Jastrzebski et al. (Fig. 2-4) compare four pre-activation nets; ours, at the profile's deepest depth
+ARCHITECTURES = {
+    "ResNet": {},
+    "single representation": {"arch": "single"},
+    "average pooling": {"arch": "avgpool"},
+    "wide ResNet (x2)": {"widen": 2},
+}
+
+
+def architecture(profile: Profile, name: str) -> dict:
+    """Model options of one of ARCHITECTURES at `profile` (the wide net doubles the profile's widths)."""
+    options = dict(ARCHITECTURES[name])
+    if options.pop("widen", None):
+        options["width"] = tuple(2 * w for w in profile.widths)
+    return options
+
+
 def refinement(profile: Profile, dataset: str) -> dict[str, list[TrainConfig]]:
     deepest = [profile.deepest]
-    return {
+    plan = {
         "pre-activation": grid(profile, datasets=[dataset], depths=deepest, preact=True,
                                checkpoints=checkpoint_epochs(profile)),
         "post-activation": grid(profile, datasets=[dataset], depths=deepest),
     }
+    for name in list(ARCHITECTURES)[1:]:  # the first is the pre-activation net above; one seed each
+        plan[name] = grid(profile, datasets=[dataset], depths=deepest, seeds=profile.seeds[:1], preact=True,
+                          **architecture(profile, name))
+    return plan
 
 
 def sharing_variants(profile: Profile) -> dict[str, dict]:

@@ -361,3 +361,22 @@ def shortcuts(finals: pd.DataFrame, title: str) -> plt.Figure:
     fig.suptitle(title, y=1.02)
     fig.tight_layout()
     return fig
+
+
+def architectures(frame: pd.DataFrame, title: str) -> plt.Figure:
+    """Per block of each architecture: alignment, norm ratio and the error after dropping the block."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    panels = (("cos", "cos(F(h), dL/dh)"), ("ratio", "||F(h)|| / ||h||"), ("drop_err", "error without the block (%)"))
+    for ax, (column, label) in zip(axes, panels, strict=True):
+        data = frame.assign(drop_err=frame.drop_err * 100)
+        sns.lineplot(data=data, x="position", y=column, hue="arch", marker="o", markersize=4, ax=ax)
+        if column == "cos":
+            ax.axhline(0, color="black", lw=0.8)
+        ax.set_xlabel("block (0 = first, 1 = last)")
+        ax.set_ylabel(label)
+    for ax in axes[:2]:
+        ax.get_legend().remove()
+    sns.move_legend(axes[2], "upper left", bbox_to_anchor=(1, 1), frameon=False)
+    fig.suptitle(title, y=1.02)
+    fig.tight_layout()
+    return fig

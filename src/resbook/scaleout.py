@@ -66,14 +66,15 @@ def fill(
     address: str | None = None,
     workers: int | None = None,
     retries: int = 2,
+    gpus_per_run: float = 1.0,
     fail: Sequence[str] = (),
     progress: bool = True,
 ) -> FillReport:
     """Train every config missing from `cache` as parallel Ray tasks; returns what was trained or failed.
 
     Without `address`, starts a local Ray cluster of `workers` CPUs (default: all cores) and the local
-    GPUs; each run takes one CPU, or one GPU where there are GPUs. `fail` names run labels that fail on
-    purpose (for tests).
+    GPUs; each run takes one CPU, or `gpus_per_run` GPUs where there are GPUs (0.25: four small nets share
+    a GPU). `fail` names run labels that fail on purpose (for tests).
     """
     import ray
 
@@ -96,9 +97,10 @@ def fill(
     try:
         gpus = ray.cluster_resources().get("GPU", 0)
         task = ray.remote(_train_one).options(
-            num_cpus=1, num_gpus=1 if gpus else 0, max_retries=retries, retry_exceptions=True)
+            num_cpus=1, num_gpus=gpus_per_run if gpus else 0, max_retries=retries, retry_exceptions=True)
         pending = {task.remote(c.as_dict(), str(cache.root), cache.salt, 1, c.label in fail): c for c in todo}
         bar = tqdm(total=len(todo), desc=f"training {len(todo)} runs on Ray", disable=not progress)
+        slots = _slots(gpus_per_run)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             config = pending.pop(done[0])
@@ -107,8 +109,8 @@ def fill(
                 report.trained.append(config.label)
             except Exception as err:  # noqa: BLE001 - a failed run is reported, the others go on
                 report.failed[config.label] = str(err).strip().splitlines()[-1]
-            bar.set_postfix_str(f"done {len(report.trained)} / running {min(len(pending), _slots())} / "
-                                f"waiting {max(0, len(pending) - _slots())} / failed {len(report.failed)}")
+            bar.set_postfix_str(f"done {len(report.trained)} / running {min(len(pending), slots)} / "
+                                f"waiting {max(0, len(pending) - slots)} / failed {len(report.failed)}")
             bar.update()
         bar.close()
     finally:
@@ -118,8 +120,11 @@ def fill(
     return report
 
 
-def _slots() -> int:
+def _slots(gpus_per_run: float = 1.0) -> int:
+    """How many runs the cluster can hold at once."""
     import ray
 
     resources = ray.cluster_resources()
-    return int(resources.get("GPU", 0) or resources.get("CPU", 1))
+    if resources.get("GPU", 0):
+        return int(resources["GPU"] / gpus_per_run)
+    return int(resources.get("CPU", 1))

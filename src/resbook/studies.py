@@ -84,6 +84,7 @@ class Refinement:
     scaled_train: pd.DataFrame
     scaled_test: pd.DataFrame
     scale: float
+    architectures: pd.DataFrame = None  # arch, block, position (0-1), downsample, cos, ratio, drop_err (seed 0)
     verdicts: list[claims.Verdict] = field(default_factory=list)
 
 
@@ -133,12 +134,31 @@ def refinement(profile: Profile, dataset: str, *, unroll_steps: int = 20, progre
         scaled_test=ref.unroll_last_block(main.model, ds.test_x, ds.test_y, unroll_steps, scale),
         scale=scale,
     )
+    study.architectures = _architectures(profile, plan, main, ds)
     pre_test = alignment[(alignment.net == "pre-activation") & (alignment.split == "test")]
     mean_cos = pre_test.groupby(["block", "stage"], as_index=False).cos.mean()
     study.verdicts = claims.refinement_verdicts(
         dataset, mean_cos, ratios[ratios.net == "pre-activation"], drops, baseline, readouts, study.naive,
-        study.scaled_train, study.scaled_test)
+        study.scaled_train, study.scaled_test) + claims.architecture_verdicts(dataset, study.architectures)
     return study
+
+
+def _architectures(profile: Profile, plan: dict, main: TrainResult, ds: data.Dataset) -> pd.DataFrame:
+    """Alignment, norm ratio and drop-one error per block for each of Jastrzebski et al.'s four nets."""
+    from . import refinement as ref
+
+    nets = {name: (main if name == "ResNet" else runs.sweep(plan[name])[0]) for name in plans.ARCHITECTURES}
+    rows = []
+    for name, r in nets.items():
+        blocks = r.model.blocks
+        cos = ref.block_alignment(r.model, ds.test_x, ds.test_y)
+        ratios = ref.norm_ratios(r.model, ds.test_x)
+        drops = probes.single_lesions(r.model, ds.test_x, ds.test_y).error
+        baseline = probes.error_rate(r.model, ds.test_x, ds.test_y)
+        rows += [{"arch": name, "block": i + 1, "position": i / max(1, len(blocks) - 1),
+                  "downsample": bool(block.downsample), "cos": cos[i], "ratio": ratios[i],
+                  "drop_err": float(drops.iloc[i]), "baseline_err": baseline} for i, block in enumerate(blocks)]
+    return pd.DataFrame(rows)
 
 
 @dataclass

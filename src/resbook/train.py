@@ -69,14 +69,15 @@ class TrainConfig:
 
 
 def config_for(profile: Profile, dataset: str, depth: int, *, seed: int = 0, **model) -> TrainConfig:
-    """The TrainConfig that `profile` prescribes; `model` sets residual, shortcut, preact."""
+    """The TrainConfig that `profile` prescribes; `model` sets residual, shortcut, preact, arch, width, ..."""
     warmup = profile.warmup_epochs if depth >= profile.warmup_min_depth else 0.0
-    return TrainConfig(
+    settings = dict(
         dataset=dataset, depth=depth, width=tuple(profile.widths), seed=seed, epochs=profile.epochs,
         batch_size=profile.batch_size, lr=profile.lr, momentum=profile.momentum,
         weight_decay=profile.weight_decay, milestones=tuple(profile.milestones), warmup_epochs=warmup,
-        augment=profile.augment, **model,
+        augment=profile.augment,
     )
+    return TrainConfig(**{**settings, **model})
 
 
 @dataclass
