@@ -22,6 +22,8 @@ EXPECTED = {
         "residual_beats_plain [digits]": "holds",
         "responses_smaller [digits]": "holds",
         "residual_test_depth [digits]": "does not hold",  # 1,437 digits do not reward depth (see chapter)
+        "option_b [digits]": "holds",
+        "highway_worse [digits]": "holds",
     },
     "02_unravelled_view": {
         "paths_binomial [-]": "holds",
@@ -34,16 +36,19 @@ EXPECTED = {
         "short_paths_training [digits]": "does not hold",  # 15 epochs are too few to make up for it
     },
     "03_iterative_refinement": {
-        "alignment_negative [digits]": "holds",
+        # one seed: 3 of 25 blocks end within 0.005 of zero, on the positive side (the chapter says so)
+        "alignment_negative [digits]": "does not hold",
         "alignment_higher [digits]": "holds",
         "norm_ratio [digits]": "holds",
         "drop_first_blocks [digits]": "holds",
         "intermediate_accuracy [digits]": "holds",
         "unroll_naive [digits]": "holds",
         "unroll_scaled [digits]": "holds",
+        "architectures_align [digits]": "holds",
+        "single_sharper [digits]": "holds",
     },
     "04_block_sharing": {
-        "sharing_naive_fails [digits]": "does not hold",  # one seed: naive is worse, but within the margin
+        "sharing_naive_fails [digits]": "holds",
         "sharing_ubn_fixes [digits]": "holds",
         "sharing_explodes [digits]": "holds",
     },

@@ -70,3 +70,9 @@ def test_short_paths_only_leaves_inactive_branches_without_gradient():
     with pytest.raises(ValueError, match="between 1 and the number of blocks"):
         with train._short_paths_only(model, 10, torch.Generator()):
             pass
+
+
+def test_short_path_training_runs_end_to_end():
+    config = train.TrainConfig("digits", 14, width=(4, 8, 16), epochs=2, batch_size=128, active_branches=2)
+    result = train.train(config, tiny_digits(), device="cpu", progress=False)
+    assert len(result.history["train_loss"]) == 2
