@@ -116,7 +116,7 @@ COMPILE_MIN_STEPS = 2000
 class Speedups:
     """How a run uses the hardware. None of these changes what is computed beyond rounding."""
 
-    channels_last: bool  # NHWC layout: faster convolutions for images on GPUs and oneDNN
+    channels_last: bool  # NHWC layout: faster convolutions for images on GPUs (tensor cores)
     compile: bool  # torch.compile the model (fuses batch norm, ReLU and additions)
     fused_optimizer: bool  # one SGD kernel for all parameters
     bf16: bool  # bf16 autocast (tensor cores); weights and optimizer state stay fp32
@@ -126,7 +126,9 @@ class Speedups:
     def choose(cls, device: torch.device, dataset: data_mod.Dataset, steps: int, *,
                short_paths: bool = False) -> Speedups:
         cuda = device.type == "cuda"
-        images = dataset.dims == 2 and min(dataset.train_x.shape[-2:]) >= 16  # 8x8 digits gain nothing
+        # channels-last on GPUs only: on the CPU its gain was within noise, and oneDNN's backward pass of a
+        # 1x1 convolution in that layout (option-B projections, highway gates) hung in a test here
+        images = cuda and dataset.dims == 2 and min(dataset.train_x.shape[-2:]) >= 16
         # per-batch hooks of short-path training would make the compiled graph recompile every step
         compile_ = steps >= COMPILE_MIN_STEPS and not short_paths
         if "RESBOOK_COMPILE" in os.environ:
