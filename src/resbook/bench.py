@@ -6,7 +6,7 @@ run:
              one by one with torchvision transforms in a DataLoader, each batch copied to the device,
              torch.optim.SGD with its defaults;
   package  - `resbook.train`'s own step as a paper-length run would use it: data held on the device as
-             uint8 and augmented there in whole batches, channels-last, fused SGD, bf16 autocast on a GPU,
+             uint8 and augmented there in whole batches, fused SGD, channels-last and bf16 autocast on a GPU,
              torch.compile where `Speedups.choose` decides it pays.
 It also prints the FLOP rate of the package's step (FLOPs counted by torch's FlopCounterMode) as a share of
 a large matrix product's rate on the same device, and the projected hours of one paper-length run (64k

@@ -42,6 +42,8 @@ def execute(profile: str, out: pathlib.Path, only: list[str] | None = None, over
     resolve(profile, overrides)  # fail here, before any notebook starts, on a bad profile or override
     (out / "book").mkdir(parents=True, exist_ok=True)
     os.environ[record.ENV] = str((out / "record").resolve())  # the kernels inherit it
+    # figures inline on the page, whatever backend the caller chose for itself (tests choose Agg)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     timings_file = out / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
     timings.update(profile=profile, hardware=hardware())
@@ -61,16 +63,18 @@ def execute(profile: str, out: pathlib.Path, only: list[str] | None = None, over
 
 def _scorecard(rows_by_chapter: dict[str, list[dict]]) -> str:
     """A Markdown table of every recorded claim, chapter by chapter."""
-    lines = ["| chapter | claim | paper | ours | verdict | data | profile |", "|---|---|---|---|---|---|---|"]
+    lines = ["| ch. | claim | paper | ours | verdict | data |", "|---|---|---|---|---|---|"]
     for chapter, rows in rows_by_chapter.items():
         link = f"[{chapter[:2]}]({chapter}.ipynb)"
         for r in rows:
             verdict = "**holds**" if r["verdict"] == "holds" else "does not hold"
-            cells = [link, r["claim"], r["paper"], r["ours"], verdict, r["data"], r["profile"]]
+            cells = [link, r["claim"], r["paper"], r["ours"], verdict, r["data"]]
             lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     held = sum(r["verdict"] == "holds" for rows in rows_by_chapter.values() for r in rows)
     total = sum(len(rows) for rows in rows_by_chapter.values())
-    return f"**{held} of {total} checks hold.**\n\n" + "\n".join(lines) + "\n"
+    profiles = sorted({r["profile"] for rows in rows_by_chapter.values() for r in rows})
+    return (f"**{held} of {total} checks hold** at the `{'`, `'.join(profiles)}` profile.\n\n"
+            + "\n".join(lines) + "\n")
 
 
 def _runs_in_note(chapter: str, timings: dict) -> dict:

@@ -1,0 +1,31 @@
+"""The browser check finds what a reader would see go wrong (real headless Chromium, a page made here)."""
+
+import shutil
+
+import pytest
+
+from resbook import browser_check
+
+pytestmark = pytest.mark.skipif(not any(shutil.which(n) for n in ("chromium", "chromium-browser")),
+                                reason="needs Debian's chromium (.ci/run installs it)")
+
+BROKEN = """<html><body><main>
+<p>An equation left as source: \\(a + b\\)</p>
+<img src="missing.png">
+<a href="nowhere.html">a broken link</a> <a href="good.html">a good one</a> <a href="https://example.org">out</a>
+<script>undefinedFunction()</script>
+</main></body></html>"""
+
+
+def test_a_broken_page_is_reported_and_a_good_one_passes(tmp_path):
+    site = tmp_path / "html"
+    site.mkdir()
+    (site / "broken.html").write_text(BROKEN)
+    (site / "good.html").write_text("<html><body><main><p>Fine.</p></main></body></html>")
+    (site / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=good.html" />')
+    problems = browser_check.check(site, tmp_path / "shots")
+    assert all(p.startswith("broken.html") for p in problems)
+    text = "\n".join(problems)
+    assert "image did not load" in text and "raw TeX" in text and "broken internal link nowhere.html" in text
+    assert "undefinedFunction" in text
+    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == ["broken.png", "good.png"]
