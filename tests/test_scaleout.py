@@ -16,20 +16,21 @@ def filled(tmp_path_factory):
     cache = RunCache(tmp_path_factory.mktemp("ray-cache"))
     profile = profiles.resolve("ci", TINY)
     configs = plans.plain_vs_residual(profile)["sweep"]
-    doomed = plans.grid(profile, depths=[8], shortcut="B")[0]
-    report = scaleout.fill([*configs, doomed], cache, workers=2, retries=1, fail=[doomed.label], progress=False)
+    doomed = plans.grid(profile, depths=[8], seeds=[1])[0]  # the same label as a run that must succeed
+    report = scaleout.fill([*configs, doomed], cache, workers=2, retries=1, fail=[doomed], progress=False)
     return cache, configs, doomed, report
 
 
 def test_every_run_trained_once_and_stored(filled):
     cache, configs, _, report = filled
-    assert len(configs) == 4 and sorted(report.trained) == sorted(c.label for c in configs)
+    assert len(configs) == 4 and sorted(report.trained) == sorted(scaleout.name(c) for c in configs)
     assert all(c in cache and scaleout.attempts(cache, c) == 1 for c in configs)
 
 
 def test_a_failing_run_is_retried_a_bounded_number_of_times_then_reported(filled):
     cache, _, doomed, report = filled
-    assert list(report.failed) == [doomed.label] and "failing on purpose" in report.failed[doomed.label]
+    name = scaleout.name(doomed)
+    assert list(report.failed) == [name] and "failing on purpose" in report.failed[name]
     assert scaleout.attempts(cache, doomed) == 2  # the first try and one retry
     assert doomed not in cache
 
@@ -37,6 +38,6 @@ def test_a_failing_run_is_retried_a_bounded_number_of_times_then_reported(filled
 def test_runs_in_the_cache_are_never_trained_again(filled, monkeypatch):
     cache, configs, _, _ = filled
     report = scaleout.fill(configs, cache, workers=2, progress=False)
-    assert sorted(report.cached) == sorted(c.label for c in configs) and not report.trained
+    assert sorted(report.cached) == sorted(scaleout.name(c) for c in configs) and not report.trained
     monkeypatch.setattr(runs, "train", lambda *a, **k: pytest.fail("a cached run was trained again"))
     assert [r.config for r in runs.sweep(configs, cache, progress=False)] == configs

@@ -26,12 +26,17 @@ from .train import TrainConfig
 class FillReport:
     trained: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)  # already in the cache: not trained again
-    failed: dict[str, str] = field(default_factory=dict)  # label -> last error
+    failed: dict[str, str] = field(default_factory=dict)  # name (label and seed) -> last error
     seconds: float = 0.0
 
 
 class FailOnPurpose(RuntimeError):
     """Raised inside a worker for runs named in `fail` (to test retries and reporting)."""
+
+
+def name(config: TrainConfig) -> str:
+    """A run's name in reports: its label and seed."""
+    return f"{config.label} (seed {config.seed})"
 
 
 def _train_one(config: dict, cache_root: str, salt: str, threads: int, fail: bool) -> str:
@@ -47,7 +52,7 @@ def _train_one(config: dict, cache_root: str, salt: str, threads: int, fail: boo
     with open(attempts / f"{cache.key(config)}.log", "a") as log:  # one line per try, for the report
         log.write(f"{time.time():.0f} pid {os.getpid()}\n")
     if fail:
-        raise FailOnPurpose(f"{config.label}: failing on purpose")
+        raise FailOnPurpose(f"{name(config)}: failing on purpose")
     torch.set_num_threads(threads)
     run(config, cache, progress=False)
     return config.label
@@ -67,14 +72,14 @@ def fill(
     workers: int | None = None,
     retries: int = 2,
     gpus_per_run: float = 1.0,
-    fail: Sequence[str] = (),
+    fail: Sequence[TrainConfig] = (),
     progress: bool = True,
 ) -> FillReport:
     """Train every config missing from `cache` as parallel Ray tasks; returns what was trained or failed.
 
     Without `address`, starts a local Ray cluster of `workers` CPUs (default: all cores) and the local
     GPUs; each run takes one CPU, or `gpus_per_run` GPUs where there are GPUs (0.25: four small nets share
-    a GPU). `fail` names run labels that fail on purpose (for tests).
+    a GPU). `fail` lists runs that fail on purpose (for tests); reports name runs by label and seed.
     """
     import ray
 
@@ -82,7 +87,7 @@ def fill(
     report = FillReport()
     start = time.perf_counter()
     todo = [c for c in dict.fromkeys(configs) if c not in cache]
-    report.cached = [c.label for c in dict.fromkeys(configs) if c in cache]
+    report.cached = [name(c) for c in dict.fromkeys(configs) if c in cache]
     if not todo:
         report.seconds = time.perf_counter() - start
         return report
@@ -98,7 +103,7 @@ def fill(
         gpus = ray.cluster_resources().get("GPU", 0)
         task = ray.remote(_train_one).options(
             num_cpus=1, num_gpus=gpus_per_run if gpus else 0, max_retries=retries, retry_exceptions=True)
-        pending = {task.remote(c.as_dict(), str(cache.root), cache.salt, 1, c.label in fail): c for c in todo}
+        pending = {task.remote(c.as_dict(), str(cache.root), cache.salt, 1, c in fail): c for c in todo}
         bar = tqdm(total=len(todo), desc=f"training {len(todo)} runs on Ray", disable=not progress)
         slots = _slots(gpus_per_run)
         while pending:
@@ -106,9 +111,9 @@ def fill(
             config = pending.pop(done[0])
             try:
                 ray.get(done[0])
-                report.trained.append(config.label)
+                report.trained.append(name(config))
             except Exception as err:  # noqa: BLE001 - a failed run is reported, the others go on
-                report.failed[config.label] = str(err).strip().splitlines()[-1]
+                report.failed[name(config)] = str(err).strip().splitlines()[-1]
             bar.set_postfix_str(f"done {len(report.trained)} / running {min(len(pending), slots)} / "
                                 f"waiting {max(0, len(pending) - slots)} / failed {len(report.failed)}")
             bar.update()
