@@ -80,8 +80,8 @@ def _scorecard(rows_by_chapter: dict[str, list[dict]]) -> str:
 def _runs_in_note(chapter: str, timings: dict) -> dict:
     minutes = timings.get(chapter)
     text = (f"This page was executed at the `{timings.get('profile', '?')}` profile in {minutes} minutes on "
-            f"{timings.get('hardware', 'an unrecorded machine')}, with an empty run cache for the runs it was "
-            "the first to need. [How to run it yourself](how_to_run.md).")
+            f"{timings.get('hardware', 'an unrecorded machine')}; nets already in the run cache were loaded, not "
+            "trained. [How to run it yourself](how_to_run.md) gives the times with an empty cache.")
     return {"cell_type": "markdown", "metadata": {}, "source": [f"```{{note}}\n{text}\n```"]}
 
 
