@@ -84,7 +84,7 @@ class Refinement:
     scaled_train: pd.DataFrame
     scaled_test: pd.DataFrame
     scale: float
-    architectures: pd.DataFrame = None  # arch, block, position (0-1), downsample, cos, ratio, drop_err (seed 0)
+    architectures: pd.DataFrame | None = None  # arch, block, position (0-1), downsample, cos, ratio, drop_err (seed 0)
     verdicts: list[claims.Verdict] = field(default_factory=list)
 
 
@@ -134,7 +134,7 @@ def refinement(profile: Profile, dataset: str, *, unroll_steps: int = 20, progre
         scaled_test=ref.unroll_last_block(main.model, ds.test_x, ds.test_y, unroll_steps, scale),
         scale=scale,
     )
-    study.architectures = _architectures(profile, plan, main, ds)
+    study.architectures = _architectures(plan, main, ds, progress)
     pre_test = alignment[(alignment.net == "pre-activation") & (alignment.split == "test")]
     mean_cos = pre_test.groupby(["block", "stage"], as_index=False).cos.mean()
     study.verdicts = claims.refinement_verdicts(
@@ -143,11 +143,12 @@ def refinement(profile: Profile, dataset: str, *, unroll_steps: int = 20, progre
     return study
 
 
-def _architectures(profile: Profile, plan: dict, main: TrainResult, ds: data.Dataset) -> pd.DataFrame:
+def _architectures(plan: dict, main: TrainResult, ds: data.Dataset, progress: bool) -> pd.DataFrame:
     """Alignment, norm ratio and drop-one error per block for each of Jastrzebski et al.'s four nets."""
     from . import refinement as ref
 
-    nets = {name: (main if name == "ResNet" else runs.sweep(plan[name])[0]) for name in plans.ARCHITECTURES}
+    nets = {name: (main if name == "ResNet" else runs.sweep(plan[name], progress=progress)[0])
+            for name in plans.ARCHITECTURES}
     rows = []
     for name, r in nets.items():
         blocks = r.model.blocks
