@@ -1,14 +1,19 @@
-# Two entry points (see README): `make book` and `make test`. Both set up .venv on first use.
+# Two entry points (see README): `make book` and `make test`. Both check the system packages first, then
+# set up .venv on first use.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PROFILE ?= cpu
+# Debian packages that pip cannot install; add one word here for each a later need brings.
+# chromium: the browser check of the built pages.
+SYSTEM_PACKAGES := chromium
+APT_INSTALL := apt-get install -y --no-install-recommends
 
 export JUPYTER_PREFER_ENV_PATH := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: book paper fill bench test setup lint unit chapters-ci nbval html-ci browser clean
+.PHONY: system book paper fill bench test setup lint unit chapters-ci nbval html-ci browser clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -18,8 +23,23 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 setup: $(VENV)/.installed
 
+## make system: install the missing SYSTEM_PACKAGES with apt-get where this user may (root or passwordless
+## sudo); otherwise stop at once with the one command to run. First, so a missing package costs seconds.
+## `apt-get update` runs only when the package lists lack a package or are too old to fetch it.
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo -n " $$p"; done); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else \
+	    echo "error: missing Debian package(s):$$missing; run: sudo apt-get update && sudo $(APT_INSTALL)$$missing" >&2; \
+	    exit 1; fi; \
+	echo "Installing Debian package(s):$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	if ! apt-cache show $$missing >/dev/null 2>&1 || ! $$sudo $(APT_INSTALL) $$missing; then \
+	    $$sudo apt-get update -qq && $$sudo $(APT_INSTALL) $$missing; fi
+
 ## make book: execute every chapter at PROFILE (default cpu) and build the HTML into _build/html
-book: setup
+book: system setup
 	$(BIN)/python -m resbook execute --profile $(PROFILE) --out _build/executed/$(PROFILE)
 	$(BIN)/python -m resbook stage --executed _build/executed/$(PROFILE) --site _build/site
 	$(BIN)/jupyter-book build _build/site --path-output . --warningiserror --nitpick --keep-going
@@ -38,7 +58,7 @@ bench: setup
 	$(BIN)/python -m resbook.bench
 
 ## make test: lint, unit tests, chapters executed at `ci` and checked with nbval, book built strictly
-test: setup lint unit chapters-ci nbval html-ci browser
+test: system setup lint unit chapters-ci nbval html-ci browser
 
 lint: setup
 	$(BIN)/ruff check src tests
@@ -59,7 +79,7 @@ html-ci: setup
 
 ## every page of the CI build in headless Chromium; one screenshot per page in _build/screenshots
 browser: setup
-	$(BIN)/python -m resbook.browser_check _build/ci/_build/html --screenshots _build/screenshots
+	$(BIN)/python -m resbook.site.browser_check _build/ci/_build/html --screenshots _build/screenshots
 
 clean:
 	rm -rf _build
