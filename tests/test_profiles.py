@@ -33,3 +33,23 @@ def test_unknown_override_lists_valid_ones():
 def test_bad_override_values(override, match):
     with pytest.raises(ValueError, match=match):
         profiles.resolve("ci", override)
+
+
+@pytest.mark.parametrize("override,match", [
+    ({"epochs": "ten"}, r'override "epochs" must be an int, e\.g\. \{"epochs": 15\}; got \'ten\' \(str\)'),
+    ({"epochs": True}, r'"epochs" must be an int.*got True \(bool\)'),  # bool is an int to Python, not here
+    ({"lr": "0.1"}, r'"lr" must be a number, e\.g\. \{"lr": 0\.1\}; got \'0\.1\' \(str\)'),
+    ({"seeds": ["a"]}, r'"seeds" must be an int or a list of them, e\.g\. \{"seeds": \[0\]\}'),
+    ({"augment": 1}, r'"augment" must be True or False'),
+    ({"dataset": 3}, r'"dataset" must be a string, e\.g\. \{"dataset": "digits"\}'),
+])
+def test_override_of_the_wrong_type_names_field_type_and_example(override, match):
+    with pytest.raises(ValueError, match=match):
+        profiles.resolve("ci", override)
+
+
+def test_overrides_of_the_right_type_are_accepted():
+    assert profiles.resolve("ci", {"depths": 8}).depths == (8,)  # a scalar where a tuple is expected
+    p = profiles.resolve("ci", {"lr": 1, "milestones": [1, 0.75]})  # ints where floats are expected
+    assert p.lr == 1.0 and isinstance(p.lr, float) and p.milestones == (1.0, 0.75)
+    assert profiles.resolve("ci", {"augment": True, "dataset": "mnist1d"}).augment is True

@@ -5,8 +5,10 @@ A profile fully names an experiment's scale; chapters take a profile name plus o
 
 from __future__ import annotations
 
+import json
+import numbers
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from .data import DATASETS
 from .models import blocks_per_stage
@@ -103,19 +105,50 @@ def resolve(profile: str | Profile = "cpu", overrides: dict[str, Any] | None = N
         raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     overrides = dict(overrides or {})
     if "dataset" in overrides:
-        overrides["datasets"] = (overrides.pop("dataset"),)
+        overrides["datasets"] = (_checked("dataset", overrides.pop("dataset"), str, base.datasets[0]),)
     unknown = sorted(set(overrides) - set(OVERRIDABLE))
     if unknown:
         raise ValueError(
             f"unknown override(s) {', '.join(unknown)}; valid overrides: dataset, {', '.join(OVERRIDABLE)}"
         )
-    for key in ("datasets", "depths", "seeds", "widths", "milestones"):
-        if key in overrides:
-            value = overrides[key]
-            overrides[key] = tuple(value) if isinstance(value, list | tuple) else (value,)
+    # Types before anything runs: a wrong one would otherwise fail deep in training, in a worker process.
+    overrides = {key: _checked(key, value, _TYPES[key], getattr(base, key)) for key, value in overrides.items()}
     result = replace(base, **overrides)
     _validate(result)
     return result
+
+
+_TYPES = get_type_hints(Profile)
+_NAMES = {int: "an int", float: "a number", bool: "True or False", str: "a string"}
+
+
+def _checked(key: str, value: Any, kind: Any, example: Any) -> Any:
+    """`value` as the type `kind` of a Profile field (a tuple from a list or a scalar), else a ValueError."""
+    if get_origin(kind) is tuple:
+        item = get_args(kind)[0]
+        values = list(value) if isinstance(value, list | tuple) else [value]
+        if all(_is(v, item) for v in values):
+            return tuple(item(v) for v in values)
+        expected = f"{_NAMES[item]} or a list of them"
+        example = list(example)
+    elif _is(value, kind):
+        return kind(value)  # plain Python values (1 -> 1.0, numpy ints -> int): equal runs, equal cache keys
+    else:
+        expected = _NAMES[kind]
+    written = repr(example) if isinstance(example, bool) else json.dumps(example)  # also valid Python
+    raise ValueError(
+        f'override "{key}" must be {expected}, e.g. {{"{key}": {written}}}; got {value!r} ({type(value).__name__})'
+    )
+
+
+def _is(value: Any, kind: type) -> bool:
+    if kind is bool or isinstance(value, bool):  # True is an int to Python, never an epoch count here
+        return kind is bool and isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, numbers.Integral)
+    if kind is float:
+        return isinstance(value, numbers.Real)  # 1 for 1.0
+    return isinstance(value, kind)
 
 
 def _validate(p: Profile) -> None:
