@@ -7,7 +7,7 @@ import tarfile
 import pytest
 
 from resbook import runs, train
-from resbook.cache import RunCache, export_archive, import_archive
+from resbook.runs.cache import RunCache, export_archive, import_archive
 
 CONFIGS = [train.TrainConfig("digits", 8, width=(4, 8, 16), epochs=1, batch_size=256, seed=s) for s in (0, 1)]
 
@@ -44,7 +44,7 @@ def test_round_trip_gives_the_same_runs(archive, tmp_path):
 
 
 def test_tampered_entry_is_refused_and_the_rest_imported(archive, tmp_path):
-    victim = RunCache().key(CONFIGS[0]) + ".pt"
+    victim = RunCache().path(CONFIGS[0]).name
 
     def flip_a_byte(name, blob):
         return blob[:-10] + bytes([blob[-10] ^ 1]) + blob[-9:] if name == victim else blob

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from resbook import browser_check
+from resbook.site import browser_check
 
 pytestmark = pytest.mark.skipif(not any(shutil.which(n) for n in ("chromium", "chromium-browser")),
                                 reason="needs Debian's chromium (.ci/run installs it)")

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from resbook import runs, train
-from resbook.cache import RunCache
+from resbook.runs.cache import RunCache
 
 CONFIG = train.TrainConfig("digits", 8, width=(4, 8, 16), epochs=1, batch_size=256)
 
@@ -49,13 +49,13 @@ def test_entry_filed_under_the_wrong_key_is_not_served(cache):
     runs.run(CONFIG, cache, progress=False)
     newer = RunCache(cache.root, salt="newer-code")
     cache.path(CONFIG).rename(newer.path(CONFIG))  # e.g. a file copied in by hand
-    with pytest.warns(UserWarning, match="different config or code version"):
+    with pytest.warns(UserWarning, match="different config, code version or numerics"):
         assert newer.load(CONFIG) is None
 
 
 def test_writes_leave_no_temporary_files(cache):
     runs.run(CONFIG, cache, progress=False)
-    assert [p.suffix for p in cache.root.iterdir()] == [".pt"]
+    assert [p.name.endswith(".v2.pt") for p in cache.root.iterdir()] == [True]
 
 
 def test_sweep_trains_missing_runs_in_workers_and_returns_in_order(cache):
@@ -65,3 +65,30 @@ def test_sweep_trains_missing_runs_in_workers_and_returns_in_order(cache):
     assert all(c in cache for c in configs)
     frame = runs.final_frame(results)
     assert list(frame.seed) == [0, 1] and {"train_err", "test_err", "net", "depth"} <= set(frame.columns)
+
+
+def test_key_hashes_the_training_maths_and_the_numerics_but_not_the_speed_code():
+    from resbook.runs import cache as cache_mod
+
+    assert cache_mod._TRAINING_CODE == ("data.py", "models.py", "train.py")  # speed.py changes no number
+    assert "class Speedups" not in (cache_mod.PACKAGE_DIR / "train.py").read_text()
+    cpu, gpu = RunCache("x", numerics="cpu-fp32"), RunCache("x", numerics="cuda-bf16")
+    assert cpu.key(CONFIG) != gpu.key(CONFIG)
+
+
+def test_a_run_trained_with_other_numerics_is_found_and_read(cache):
+    runs.run(CONFIG, cache, progress=False)  # trained here, on the CPU
+    gpu_machine = RunCache(cache.root, numerics="cuda-bf16")  # a GPU machine that shares the cache
+    result = gpu_machine.load(CONFIG)
+    assert result is not None and result.numerics == "cpu-fp32"
+
+
+def test_entries_of_the_first_key_scheme_are_reported_and_not_read(cache, monkeypatch):
+    from resbook.runs import cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "_reported_old", set())
+    cache.root.mkdir(parents=True)
+    (cache.root / "0123456789abcdef01234567.pt").write_bytes(b"an entry of the first scheme")
+    with pytest.warns(UserWarning, match="first key scheme"):
+        assert cache.load(CONFIG) is None
+    assert (cache.root / "0123456789abcdef01234567.pt").exists()  # reported, never deleted

@@ -1,6 +1,7 @@
 import pandas as pd
 
 from resbook import claims
+from resbook.chapters import ch1_degradation as ch1
 
 
 def frames(plain_deep_err):
@@ -20,19 +21,19 @@ def frames(plain_deep_err):
 
 
 def test_verdicts_follow_the_numbers():
-    verdicts = {v.key: v.holds for v in claims.degradation_verdicts(*frames(0.6))}
+    verdicts = {v.key: v.holds for v in ch1.degradation_verdicts(*frames(0.6))}
     assert verdicts == {"params": True, "degradation": True, "residual_beats_plain": True,
                         "residual_train_depth": True, "residual_test_depth": False,
                         "responses_smaller": True, "responses_depth": True}
 
 
 def test_no_degradation_when_plain_nets_train_equally():
-    verdicts = {v.key: v.holds for v in claims.degradation_verdicts(*frames(0.01))}
+    verdicts = {v.key: v.holds for v in ch1.degradation_verdicts(*frames(0.01))}
     assert not verdicts["degradation"] and not verdicts["residual_beats_plain"]
 
 
 def test_table_and_summary():
-    verdicts = claims.degradation_verdicts(*frames(0.6))
+    verdicts = ch1.degradation_verdicts(*frames(0.6))
     table = claims.table(verdicts, "ci")
     assert list(table.columns) == ["claim", "paper", "ours", "verdict", "data", "profile"]
     assert "Fig. 6" in table.paper.iloc[1]

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from resbook import __main__ as cli
-from resbook import data, plans, profiles, train
-from resbook.cache import RunCache
+from resbook import chapters, data, profiles, speed, train
+from resbook.runs.cache import RunCache
 
 from .fakes import fake_cifar_files, trust_fake_cifar
 
@@ -25,7 +25,7 @@ def fake_cifar(tmp_path, monkeypatch):
 def test_fill_trains_the_paper_runs_of_chapter_1(fake_cifar, capsys):
     assert cli.main(["fill", "--profile", "paper", "--overrides", TINY, "--chapters", "01", "--workers", "1"]) == 0
     profile = profiles.resolve("paper", {"epochs": 1, "depths": [8], "seeds": [0], "widths": [4, 8, 16]})
-    configs = plans.chapter(profile, "01")
+    configs = chapters.plan(profile, ["01"])
     assert [c.label for c in configs] == ["plain-8", "residual-8", "residual-8 (option B)", "highway-8"]
     cache = RunCache(fake_cifar / "cache")
     for config in configs:
@@ -50,7 +50,7 @@ def test_cifar_training_data_stay_uint8_and_are_normalised_per_batch(fake_cifar)
     floats = data.load("cifar10")
     assert torch.allclose(pixels.prepare(pixels.test_x), floats.test_x)
     g = torch.Generator().manual_seed(0)
-    fast = train.Speedups.choose(torch.device("cpu"), pixels, steps=10)
+    fast = speed.Speedups.choose(torch.device("cpu"), pixels, steps=10)
     batch = train.prepare_batch(pixels, pixels.train_x[:16], True, g, fast)
     assert batch.dtype == torch.float32 and batch.shape == (16, 3, 32, 32)
     assert not (fast.compile or fast.bf16 or fast.channels_last)  # a short CPU run: nothing that would not pay
@@ -67,9 +67,9 @@ def test_bad_inputs_to_the_command_line_name_the_fix(fake_cifar, capsys):
 def test_speedups_on_a_gpu_for_a_paper_length_run():
     images = data.Dataset("cifar10", torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.zeros(4).long(),
                           torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.zeros(4).long(), 10)
-    fast = train.Speedups.choose(torch.device("cuda"), images, steps=64_000)
+    fast = speed.Speedups.choose(torch.device("cuda"), images, steps=64_000)
     assert fast.channels_last and fast.compile and fast.fused_optimizer
     assert fast.compile_mode == "reduce-overhead"  # CUDA graphs (see the mode's comment in train.py)
-    assert not train.Speedups.choose(torch.device("cuda"), images, 64_000, short_paths=True).compile
+    assert not speed.Speedups.choose(torch.device("cuda"), images, 64_000, short_paths=True).compile
     digits = data.digits()
-    assert not train.Speedups.choose(torch.device("cpu"), digits, 180).channels_last  # 8x8: no gain
+    assert not speed.Speedups.choose(torch.device("cpu"), digits, 180).channels_last  # 8x8: no gain

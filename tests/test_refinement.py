@@ -3,8 +3,8 @@ import math
 import torch
 from torch.nn import functional as F
 
-from resbook import refinement
 from resbook.models import resnet
+from resbook.probes import refinement
 from tests.test_probes import random_bn
 
 

@@ -2,8 +2,10 @@
 
 import pytest
 
-from resbook import plans, profiles, runs, scaleout
-from resbook.cache import RunCache
+from resbook import profiles, runs
+from resbook.chapters import ch1_degradation as ch1
+from resbook.runs import scaleout
+from resbook.runs.cache import RunCache
 
 pytest.importorskip("ray")
 
@@ -15,8 +17,8 @@ def filled(tmp_path_factory):
     """Chapter 1's runs at a tiny ci (4 runs) plus one more that fails on purpose, on 2 Ray workers."""
     cache = RunCache(tmp_path_factory.mktemp("ray-cache"))
     profile = profiles.resolve("ci", TINY)
-    configs = plans.plain_vs_residual(profile)["sweep"]
-    doomed = plans.grid(profile, depths=[8], seeds=[1])[0]  # the same label as a run that must succeed
+    configs = ch1.plan(profile)["sweep"]
+    doomed = runs.grid(profile, depths=[8], seeds=[1])[0]  # the same label as a run that must succeed
     report = scaleout.fill([*configs, doomed], cache, workers=2, retries=1, fail=[doomed], progress=False)
     return cache, configs, doomed, report
 

@@ -1,7 +1,7 @@
 import torch
 
-from resbook import profiles, sharing, studies
-from resbook.models import count_parameters, resnet
+from resbook.models import resnet
+from resbook.probes import sharing
 
 
 def test_activation_norms_leave_running_statistics_alone():
@@ -19,14 +19,3 @@ def test_stage_gradient_norms_count_shared_weights_once():
     shared = resnet(20, in_channels=1, preact=True, shared=2)
     norms = sharing.stage_gradient_norms(shared, x, y)
     assert len(norms) == 3 and all(n > 0 for n in norms)
-
-
-def test_sharing_variants_pair_the_shared_net_with_an_unshared_net_of_its_size():
-    p = profiles.resolve("cpu")
-    variants = studies.sharing_variants(p)
-    names = list(variants)
-    assert len(names) == 7  # four nets and three ablations
-    naive, small = variants[names[1]], variants[names[2]]
-    shared_net = resnet(naive["depth"], preact=True, shared=naive["shared"])
-    assert count_parameters(shared_net) == count_parameters(resnet(small["depth"], preact=True))
-    assert len(studies.sharing_variants(profiles.resolve("ci"))) == 4  # no ablations at ci

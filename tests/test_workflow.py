@@ -4,7 +4,7 @@ import pathlib
 
 import yaml
 
-from resbook import book
+from resbook.site import execute as book
 
 WORKFLOW = book.ROOT / ".github" / "workflows" / "pages.yml"
 
@@ -44,4 +44,6 @@ def test_the_book_links_to_the_repository_it_publishes_from():
     assert url.startswith("https://github.com/") and config["repository"]["branch"] == "main"
     assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]
     assert config["html"]["use_repository_button"]
-    assert url in pathlib.Path(book.BOOK / "how_to_run.md").read_text()
+    assert url not in pathlib.Path(book.BOOK / "how_to_run.md").read_text()  # _config.yml is the one place
+    workflow = (book.ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    assert "url: https://github.com/${{ github.repository }}" in workflow  # a fork's buttons point at the fork

@@ -7,8 +7,8 @@ import json
 import pathlib
 import sys
 
-from . import book
 from .profiles import PROFILES
+from .site import execute as book
 
 
 def _profile_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,11 +17,11 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _configs(args):
-    from . import plans
+    from . import chapters
     from .profiles import resolve
 
     profile = resolve(args.profile, json.loads(args.overrides))
-    return plans.book(profile, args.chapters or plans.CHAPTERS)
+    return chapters.plan(profile, args.chapters)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             configs = _configs(args)
             print(f"{len(configs)} runs at profile {args.profile}", flush=True)
             if args.engine == "ray":
-                from . import scaleout
+                from .runs import scaleout
 
                 report = scaleout.fill(configs, address=args.address, workers=args.workers, retries=args.retries,
                                         gpus_per_run=args.gpus_per_run)
@@ -80,13 +80,13 @@ def main(argv: list[str] | None = None) -> int:
             runs.sweep(configs, workers=args.workers)
             print(f"all {len(configs)} runs are in the cache", flush=True)
         elif args.command == "export":
-            from .cache import RunCache, export_archive
+            from .runs.cache import RunCache, export_archive
 
             configs = _configs(args) if args.profile else None
             count = export_archive(RunCache(), args.archive, configs)
             print(f"wrote {count} runs to {args.archive}")
         else:
-            from .cache import RunCache, import_archive
+            from .runs.cache import RunCache, import_archive
 
             report = import_archive(RunCache(), args.archive)
             print(f"imported {len(report['imported'])}, already present {len(report['present'])}, "

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import data, train
+from . import data, speed, train
 
 PAPER_ITERATIONS = 64_000
 PAPER_EPOCHS = 164
@@ -138,7 +138,7 @@ def matmul_flops(device: torch.device, dtype: torch.dtype) -> float:
     return 2 * n**3 / seconds
 
 
-def step_flops(stepper: train.Stepper, xb: torch.Tensor, yb: torch.Tensor) -> float:
+def step_flops(stepper: speed.Stepper, xb: torch.Tensor, yb: torch.Tensor) -> float:
     """FLOPs of one forward and backward pass (convolutions and matrix products), counted by torch."""
     with FlopCounterMode(display=False) as counter:
         with stepper.speedups.autocast(stepper.device):
@@ -176,8 +176,8 @@ def measure(depth: int, device: torch.device, dataset: data.Dataset, batch: int,
     # (b) the package, configured as for a paper-length run of this net
     config = train.TrainConfig("cifar10", depth, batch_size=batch, augment=True)
     on_device = dataset.to(device)
-    fast = train.Speedups.choose(device, on_device, PAPER_ITERATIONS)
-    stepper = train.stepper(config, on_device, device, fast)
+    fast = speed.Speedups.choose(device, on_device, PAPER_ITERATIONS)
+    stepper = speed.stepper(config, on_device, device, fast)
     generator = torch.Generator().manual_seed(0)
     batches = iter(())
 
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-epochs", type=int, default=0,
                         help="also run train() itself for this many epochs on ResNet-20 (GPU: try 6)")
     args = parser.parse_args(argv)
-    device = torch.device(args.device) if args.device else train.default_device()
+    device = torch.device(args.device) if args.device else speed.default_device()
     cuda = device.type == "cuda"
     steps = args.steps or (30 if cuda else 3)  # per round; three alternating rounds
     warmup = 10 if cuda else 2

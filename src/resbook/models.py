@@ -1,12 +1,15 @@
 """He et al.'s CIFAR ResNet family (6n+2 layers), plain twins, pre-activation variants, 1-D or 2-D.
 
 A network is `stem -> blocks -> head`. Every block exposes `shortcut(h)`, `branch(h)` (the residual
-function F) and `downsample`, so that probes can take a net apart without knowing how it was built.
+function F), `downsample` and its `stage` (1, 2, 3; `first_of_stage`), so that probes can take a net apart
+without knowing how it was built. `eval_mode(model)` is the one way probes switch a net to eval mode.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import enum
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -25,6 +28,20 @@ ARCHS = ("cifar", "single", "avgpool")
 #   unshared - UBN: each application has its own statistics and its own scale/shift, scale starting at 0.1
 #   stats    - own statistics only;  affine - own scale/shift only;  init - all shared, scale starting at 0.1
 SHARED_BN = ("shared", "unshared", "stats", "affine", "init")
+
+
+class NetKind(str, enum.Enum):
+    """The kind of net: how a block joins its input to its branch."""
+
+    PLAIN = "plain"  # no shortcut: h -> F(h)
+    RESIDUAL = "residual"  # h -> shortcut(h) + F(h)
+    HIGHWAY = "highway"  # h -> T * F(h) + (1 - T) * shortcut(h), a learned gate T
+
+    @classmethod
+    def of(cls, residual: bool, shortcut: str) -> NetKind:
+        if not residual:
+            return cls.PLAIN
+        return cls.HIGHWAY if shortcut == "gated" else cls.RESIDUAL
 _CONV = (nn.Conv1d, nn.Conv2d)
 _NORM = (nn.BatchNorm1d, nn.BatchNorm2d)
 
@@ -126,6 +143,8 @@ class Block(nn.Module):
         self.residual = residual
         self.preact = preact
         self.downsample = stride != 1 or in_channels != out_channels or pool
+        self.stage = 1  # set by `resnet`: the stage (1-3) this block belongs to
+        self.first_of_stage = False
         conv1 = conv(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
         conv2 = conv(out_channels, out_channels, 3, padding=1, bias=False)
         if preact:
@@ -168,6 +187,11 @@ class ResNet(nn.Module):
         self.stem = stem
         self.blocks = nn.ModuleList(blocks)
         self.head = head
+
+    @property
+    def stages(self) -> list[int]:
+        """The stage (1, 2, 3) of every block, in forward order."""
+        return [block.stage for block in self.blocks]
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """h_0 = stem(x), then the output of every block: len(blocks) + 1 tensors."""
@@ -244,10 +268,10 @@ def resnet(
         for i in range(n):
             joint = stage > 0 and i == 0
             stride = 2 if joint and arch == "cifar" else 1
-            stage_blocks.append(
-                Block(channels, out_channels, stride, residual=residual, shortcut=shortcut,
-                      preact=preact, dims=dims, pool=joint and arch == "avgpool")
-            )
+            block = Block(channels, out_channels, stride, residual=residual, shortcut=shortcut,
+                          preact=preact, dims=dims, pool=joint and arch == "avgpool")
+            block.stage, block.first_of_stage = stage + 1, i == 0
+            stage_blocks.append(block)
             channels = out_channels
         blocks += stage_blocks
         if shared > 1:
@@ -292,6 +316,17 @@ def _init_weights(model: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, `model` is in eval mode (running BN statistics); its mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def count_parameters(model: nn.Module) -> int:

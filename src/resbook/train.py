@@ -1,11 +1,14 @@
-"""One training run: a config that names it fully, SGD with step schedule and warm-up, per-epoch metrics."""
+"""One training run: a config that names it fully, SGD with step schedule and warm-up, per-epoch metrics.
+
+This module (with `models` and `data`) is the training maths: the run cache's key hashes these three files.
+What only makes a run fast (layouts, compiling, fused kernels) lives in `speed`, which the key does not hash;
+the numerics it chooses (device type, precision) are part of the key instead (see `runs.cache`).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -14,8 +17,9 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from . import data as data_mod
-from .models import ResNet, resnet
+from .models import NetKind, ResNet, eval_mode, resnet
 from .profiles import Profile
+from .speed import Speedups, default_device, stepper
 
 # (in_channels, dims, num_classes) of each data set, so a cached model can be rebuilt without its data
 SHAPES = {"digits": (1, 2, 10), "mnist1d": (1, 1, 10), "cifar10": (3, 2, 10)}
@@ -49,8 +53,13 @@ class TrainConfig:
     arch: str = "cifar"  # block layout: see models.ARCHS
 
     @property
+    def kind(self) -> NetKind:
+        return NetKind.of(self.residual, self.shortcut)
+
+    @property
     def label(self) -> str:
-        kind = ("highway" if self.shortcut == "gated" else "residual") if self.residual else "plain"
+        """A name for people (progress bars, reports); code decides by the fields, never by this."""
+        kind = self.kind.value
         extra = f" ({self.active_branches} active)" if self.active_branches else ""
         extra += " (option B)" if self.shortcut == "B" else ""
         extra += f" ({self.arch})" if self.arch != "cifar" else ""
@@ -86,6 +95,7 @@ class TrainResult:
     model: ResNet
     history: dict[str, list[float]] = field(default_factory=dict)
     checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # epoch -> weights
+    numerics: str = "cpu-fp32"  # device type and precision it was trained with (speed.Speedups.numerics)
 
     def model_at(self, epoch: int) -> ResNet:
         """The net as it was after `epoch` (one of config.checkpoints, or the last epoch)."""
@@ -101,51 +111,6 @@ class TrainResult:
     @property
     def final(self) -> dict[str, float]:
         return {k: v[-1] for k, v in self.history.items()}
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-# torch.compile costs 30 s to 100 s before the first step and saves a fraction of each step: it pays only
-# for long runs (a paper-length run has 64k steps; the cpu profile's runs have a few hundred)
-COMPILE_MIN_STEPS = 2000
-
-
-@dataclass(frozen=True)
-class Speedups:
-    """How a run uses the hardware. None of these changes what is computed beyond rounding."""
-
-    channels_last: bool  # NHWC layout: faster convolutions for images on GPUs (tensor cores)
-    compile: bool  # torch.compile the model (fuses batch norm, ReLU and additions)
-    fused_optimizer: bool  # one SGD kernel for all parameters
-    bf16: bool  # bf16 autocast (tensor cores); weights and optimizer state stay fp32
-    compile_mode: str | None = None  # torch.compile's mode (None: its default)
-
-    @classmethod
-    def choose(cls, device: torch.device, dataset: data_mod.Dataset, steps: int, *,
-               short_paths: bool = False) -> Speedups:
-        cuda = device.type == "cuda"
-        # channels-last on GPUs only: on the CPU its gain was within noise, and oneDNN's backward pass of a
-        # 1x1 convolution in that layout (option-B projections, highway gates) hung in a test here
-        images = cuda and dataset.dims == 2 and min(dataset.train_x.shape[-2:]) >= 16
-        # per-batch hooks of short-path training would make the compiled graph recompile every step
-        compile_ = steps >= COMPILE_MIN_STEPS and not short_paths
-        if "RESBOOK_COMPILE" in os.environ:
-            compile_ = os.environ["RESBOOK_COMPILE"] == "1" and not short_paths
-        # the fused SGD kernel cannot take parameters without a momentum buffer, which short-path training
-        # leaves on the branches it skipped in the first step
-        return cls(channels_last=images, compile=compile_, fused_optimizer=not short_paths,
-                   bf16=cuda and torch.cuda.is_bf16_supported(),
-                   # CUDA graphs: the book's nets are small enough that kernel launches, not arithmetic,
-                   # bound a GPU step (measured on an H200: 33.5k vs 16.5k img/s for ResNet-20)
-                   compile_mode=os.environ.get("RESBOOK_COMPILE_MODE", "reduce-overhead" if cuda else None))
-
-    def autocast(self, device: torch.device):
-        return torch.autocast(device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
-
-    def layout(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
 
 def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
@@ -180,20 +145,18 @@ def _short_paths_only(model: ResNet, active: int, generator: torch.Generator):
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000, *,
              prepare=None, speedups: Speedups | None = None) -> tuple[float, float]:
     """Mean cross-entropy and error rate (0-1) in eval mode; `prepare` turns stored inputs into net inputs."""
-    was_training = model.training
-    model.eval()
     loss = torch.zeros((), device=x.device)
     wrong = torch.zeros((), device=x.device, dtype=torch.long)
-    for xb, yb in data_mod.batches(x, y, batch_size):
-        xb = prepare(xb) if prepare else xb
-        if speedups:
-            with speedups.autocast(x.device):
-                logits = model(speedups.layout(xb)).float()
-        else:
-            logits = model(xb)
-        loss += F.cross_entropy(logits, yb, reduction="sum")
-        wrong += (logits.argmax(1) != yb).sum()
-    model.train(was_training)
+    with eval_mode(model):
+        for xb, yb in data_mod.batches(x, y, batch_size):
+            xb = prepare(xb) if prepare else xb
+            if speedups:
+                with speedups.autocast(x.device):
+                    logits = model(speedups.layout(xb)).float()
+            else:
+                logits = model(xb)
+            loss += F.cross_entropy(logits, yb, reduction="sum")
+            wrong += (logits.argmax(1) != yb).sum()
     return loss.item() / len(y), wrong.item() / len(y)  # one device sync per evaluation, not per batch
 
 
@@ -202,60 +165,12 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 TRAIN_EVAL_EXAMPLES = 10_000
 
 
-@dataclass
-class Stepper:
-    """A model set up for fast training on a device: what `train` and the benchmark both step."""
-
-    model: ResNet  # the plain module (its weights are what gets saved)
-    forward: nn.Module  # `model`, compiled where that pays
-    optimizer: torch.optim.Optimizer
-    speedups: Speedups
-    device: torch.device
-
-    def step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
-        """One SGD step on a batch that `prepare_batch` made; returns the loss (left on the device)."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        with self.speedups.autocast(self.device):
-            try:
-                logits = self.forward(xb)
-            except torch._dynamo.exc.BackendCompilerFailed as err:  # e.g. no C compiler on this machine
-                warnings.warn(f"torch.compile failed ({err.__class__.__name__}); training uncompiled", stacklevel=2)
-                self.forward = self.model
-                logits = self.forward(xb)
-            loss = F.cross_entropy(logits, yb)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss
-
-
-def stepper(config: TrainConfig, dataset: data_mod.Dataset, device: torch.device, speedups: Speedups) -> Stepper:
-    """The model `config` names, initialised from its seed, with its optimizer, ready on `device`."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    torch.manual_seed(config.seed)
-    model = config.build_model().to(device)
-    if speedups.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    # the compiled wrapper shares the parameters of `model`
-    forward = torch.compile(model, mode=speedups.compile_mode) if speedups.compile else model
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay, fused=speedups.fused_optimizer)
-    return Stepper(model, forward, optimizer, speedups, device)
-
-
 def prepare_batch(dataset: data_mod.Dataset, xb: torch.Tensor, augment: bool, generator: torch.Generator,
                   speedups: Speedups) -> torch.Tensor:
     """Stored batch -> network input, on the batch's device: augment (uint8 or float), normalise, lay out."""
     if augment and (dataset.pad or dataset.flip):
         xb = data_mod.augment(xb, dataset.pad, dataset.flip, generator)
     return speedups.layout(dataset.prepare(xb))
-
-
-# training error is measured on at most this many training examples (all of digits and MNIST-1D, a fixed
-# fifth of CIFAR-10), so evaluation stays a small part of a paper-length run
-TRAIN_EVAL_EXAMPLES = 10_000
 
 
 def train(
@@ -303,4 +218,4 @@ def train(
                                   for k, v in run.model.state_dict().items()}
         bar.set_postfix(train_err=f"{train_err:.3f}", test_err=f"{test_err:.3f}")
     model = run.model.cpu().to(memory_format=torch.contiguous_format)
-    return TrainResult(config, model.eval(), history, checkpoints)
+    return TrainResult(config, model.eval(), history, checkpoints, fast.numerics)

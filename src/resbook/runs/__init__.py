@@ -1,4 +1,8 @@
-"""Getting trained runs: from the cache when they exist, trained (in parallel worker processes) when not."""
+"""Getting trained runs: from the cache when they exist, trained (in parallel worker processes) when not.
+
+`grid` names runs (configs) from a profile; `sweep` returns them trained; `history_frame` / `final_frame`
+describe them as tidy tables. Submodules: `cache` (the run cache and its archives), `scaleout` (Ray).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..profiles import Profile
+from ..resources import usable_cpus
+from ..train import TrainConfig, TrainResult, config_for, train
 from .cache import RunCache
-from .profiles import Profile
-from .train import TrainConfig, TrainResult, train
 
 
 def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = True) -> TrainResult:
@@ -27,10 +32,13 @@ def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = 
 
 
 def default_workers() -> int:
-    """One process per core on a CPU (the book's nets are too small to use two threads well); 1 on a GPU."""
+    """One process per usable core on a CPU (the book's nets are too small to use two threads well); 1 on a GPU.
+
+    Usable cores are those this process may run on (affinity, container quota), not the host's count.
+    """
     if torch.cuda.is_available():
         return 1
-    return int(os.environ.get("RESBOOK_WORKERS", os.cpu_count() or 1))
+    return int(os.environ.get("RESBOOK_WORKERS", usable_cpus()))
 
 
 def _train_in_worker(config: TrainConfig, cache_root: str, salt: str, threads: int) -> str:
@@ -57,7 +65,7 @@ def sweep(
                 run(config, cache, progress=progress)
                 bar.update()
         else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
+            threads = max(1, usable_cpus() // workers)
             context = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started threads
             with ProcessPoolExecutor(min(workers, len(missing)), mp_context=context) as pool:
                 futures = [pool.submit(_train_in_worker, c, str(cache.root), cache.salt, threads) for c in missing]
@@ -74,11 +82,30 @@ def sweep(
     return results
 
 
+def grid(
+    profile: Profile,
+    *,
+    datasets: Sequence[str] | None = None,
+    depths: Sequence[int] | None = None,
+    nets: Sequence[bool] = (True,),
+    seeds: Sequence[int] | None = None,
+    **model,
+) -> list[TrainConfig]:
+    """Every data set x depth x net (residual=True/False) x seed; defaults from the profile."""
+    return [
+        config_for(profile, dataset, depth, seed=seed, residual=residual, **model)
+        for dataset in (datasets or profile.datasets)
+        for depth in (depths or profile.depths)
+        for residual in nets
+        for seed in (seeds if seeds is not None else profile.seeds)
+    ]
+
+
 def _describe(config: TrainConfig) -> dict:
     return {
         "dataset": config.dataset,
         "depth": config.depth,
-        "net": ("highway" if config.shortcut == "gated" else "residual") if config.residual else "plain",
+        "net": config.kind.value,
         "label": config.label,
         "seed": config.seed,
         "shortcut": config.shortcut,
@@ -97,10 +124,3 @@ def history_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
 def final_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
     """One row per run: its description and its metrics after the last epoch."""
     return pd.DataFrame([{**_describe(r.config), **r.final} for r in results])
-
-
-def for_profile(profile: Profile, *, progress: bool = True, **grid) -> list[TrainResult]:
-    """The runs `plans.grid(profile, **grid)` names (data sets x depths x nets x seeds), trained where missing."""
-    from .plans import grid as plan_grid
-
-    return sweep(plan_grid(profile, **grid), progress=progress)

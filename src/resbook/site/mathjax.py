@@ -19,7 +19,7 @@ URL = f"https://registry.npmjs.org/mathjax/-/mathjax-{VERSION}.tgz"
 INTEGRITY = "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw=="
 SCRIPT = "tex-chtml-full.js"  # all TeX extensions built in: nothing is fetched on demand
 FONTS = "output/chtml/fonts/woff-v2"  # where the script looks for its fonts, relative to itself
-CACHE = pathlib.Path(__file__).resolve().parents[2] / ".cache" / "vendor"
+CACHE = pathlib.Path(__file__).resolve().parents[3] / ".cache" / "vendor"
 
 
 def _check(blob: bytes) -> None:

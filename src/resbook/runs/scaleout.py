@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
+from ..resources import usable_cpus
+from ..train import TrainConfig
 from .cache import RunCache
-from .train import TrainConfig
 
 
 @dataclass
@@ -43,7 +44,7 @@ def _train_one(config: dict, cache_root: str, salt: str, threads: int, fail: boo
     """One run, on a Ray worker: unless it is in the cache by now, train it and store it there."""
     import torch
 
-    from .runs import run
+    from . import run
 
     config = TrainConfig(**config)
     cache = RunCache(cache_root, salt)
@@ -97,7 +98,7 @@ def fill(
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+            ray.init(num_cpus=workers or usable_cpus(), include_dashboard=False, log_to_driver=False,
                      runtime_env={"env_vars": {"PYTHONWARNINGS": "ignore"}})
     try:
         gpus = ray.cluster_resources().get("GPU", 0)

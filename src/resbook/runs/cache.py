@@ -1,8 +1,12 @@
-"""The run cache: a finished training run stored under a key made of its full config and the code version.
+"""The run cache: a finished training run stored under a key made of what decides its numbers.
 
-One file per run (`<key>.pt`: config, code salt, metrics, weights), written to a temporary name and
-renamed into place, so a reader never sees half a file. A corrupt or mismatched entry is moved aside
-(never deleted) and reported, and the run is trained again.
+The key hashes the full config, the training maths (`data.py`, `models.py`, `train.py`: not `speed.py`,
+whose changes only alter speed) and the numerics the run was trained with (device type and precision,
+e.g. "cpu-fp32" or "cuda-bf16"). A lookup takes this machine's numerics first and then any other, so a
+cache filled on a GPU serves a laptop. One file per run (`<key>.v2.pt`: config, code salt, numerics,
+metrics, weights), written to a temporary name and renamed into place, so a reader never sees half a
+file. A corrupt or mismatched entry is moved aside (never deleted) and reported, and the run is trained
+again. Entries of the first key scheme (`<key>.pt`) are reported once and never read.
 """
 
 from __future__ import annotations
@@ -19,12 +23,17 @@ import warnings
 
 import torch
 
-from .train import TrainConfig, TrainResult
+from ..speed import local_numerics
+from ..train import TrainConfig, TrainResult
 
-PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent
 # the modules whose code decides what a run computes; editing any of them invalidates the cache
 _TRAINING_CODE = ("data.py", "models.py", "train.py")
-FORMAT = 1
+FORMAT = 2
+SUFFIX = f".v{FORMAT}.pt"
+# every numerics a run can be trained with, in the order a lookup falls back to them
+NUMERICS = ("cpu-fp32", "cuda-fp32", "cuda-bf16")
+_reported_old: set[pathlib.Path] = set()
 
 
 def code_salt() -> str:
@@ -49,24 +58,45 @@ class CorruptEntry(Exception):
 
 
 class RunCache:
-    def __init__(self, root: str | os.PathLike | None = None, salt: str = CODE_SALT):
+    def __init__(self, root: str | os.PathLike | None = None, salt: str = CODE_SALT, numerics: str | None = None):
         self.root = pathlib.Path(root) if root is not None else default_root()
         self.salt = salt
+        self.numerics = numerics or local_numerics()  # what a run trained here would use
 
-    def key(self, config: TrainConfig) -> str:
-        blob = json.dumps({"config": config.as_dict(), "salt": self.salt, "format": FORMAT}, sort_keys=True)
+    def key(self, config: TrainConfig, numerics: str | None = None) -> str:
+        blob = json.dumps({"config": config.as_dict(), "salt": self.salt, "format": FORMAT,
+                           "numerics": numerics or self.numerics}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
-    def path(self, config: TrainConfig) -> pathlib.Path:
-        return self.root / f"{self.key(config)}.pt"
+    def path(self, config: TrainConfig, numerics: str | None = None) -> pathlib.Path:
+        return self.root / f"{self.key(config, numerics)}{SUFFIX}"
+
+    def find(self, config: TrainConfig) -> pathlib.Path | None:
+        """The entry of `config`: trained with this machine's numerics if there is one, else with any other."""
+        for numerics in dict.fromkeys((self.numerics, *NUMERICS)):
+            if (path := self.path(config, numerics)).exists():
+                return path
+        return None
 
     def __contains__(self, config: TrainConfig) -> bool:
-        return self.path(config).exists()
+        return self.find(config) is not None
+
+    def _report_old_entries(self) -> None:
+        if self.root in _reported_old or not self.root.is_dir():
+            return
+        _reported_old.add(self.root)
+        old = [p for p in self.root.glob("*.pt") if not p.name.endswith(SUFFIX)]
+        if old:
+            warnings.warn(f"run cache: {len(old)} entries in {self.root} were stored under the first key scheme "
+                          "(code hash of train.py with its speed-ups); they are not read, and their runs train "
+                          f"again. Delete them to free space: rm {self.root}/*.pt after keeping the *{SUFFIX} ones",
+                          stacklevel=3)
 
     def load(self, config: TrainConfig) -> TrainResult | None:
         """The stored run, or None when there is none (or it was corrupt and has been moved aside)."""
-        path = self.path(config)
-        if not path.exists():
+        self._report_old_entries()
+        path = self.find(config)
+        if path is None:
             return None
         try:
             return self._read(path, config)
@@ -84,23 +114,25 @@ class RunCache:
             raise CorruptEntry(f"cannot read {path.name} ({type(exc).__name__}: {exc})") from exc
         if not isinstance(entry, dict) or entry.get("format") != FORMAT:
             raise CorruptEntry(f"{path.name} is not a run-cache entry of format {FORMAT}")
-        if entry.get("config") != _jsonable(config.as_dict()) or entry.get("salt") != self.salt:
-            raise CorruptEntry(f"{path.name} holds a different config or code version than its key says")
+        if (entry.get("config") != _jsonable(config.as_dict()) or entry.get("salt") != self.salt
+                or path.name != self.path(config, entry.get("numerics")).name):
+            raise CorruptEntry(f"{path.name} holds a different config, code version or numerics than its key says")
         model = config.build_model()
         try:
             model.load_state_dict(entry["state_dict"])
         except (KeyError, RuntimeError) as exc:
             raise CorruptEntry(f"{path.name}: weights do not fit the model ({exc})") from exc
-        return TrainResult(config, model.eval(), entry["history"], entry.get("checkpoints", {}))
+        return TrainResult(config, model.eval(), entry["history"], entry.get("checkpoints", {}), entry["numerics"])
 
     def save(self, result: TrainResult) -> pathlib.Path:
         """Store atomically: write a temporary file beside the target, then rename it into place."""
-        path = self.path(result.config)
+        path = self.path(result.config, result.numerics)
         self.root.mkdir(parents=True, exist_ok=True)
         entry = {
             "format": FORMAT,
             "config": _jsonable(result.config.as_dict()),
             "salt": self.salt,
+            "numerics": result.numerics,
             "history": result.history,
             "state_dict": result.model.state_dict(),
             "checkpoints": result.checkpoints,
@@ -142,17 +174,18 @@ def export_archive(cache: RunCache, archive: str | os.PathLike, configs=None) ->
     import tarfile
 
     if configs is None:
-        paths = sorted(cache.root.glob("*.pt"))
+        paths = sorted(cache.root.glob(f"*{SUFFIX}"))
     else:
         missing = [c.label for c in configs if c not in cache]
         if missing:
             raise FileNotFoundError(f"{len(missing)} run(s) are not in {cache.root} (e.g. {missing[0]}): "
                                     "fill the cache first (python -m resbook fill ...)")
-        paths = [cache.path(c) for c in dict.fromkeys(configs)]
+        paths = [cache.find(c) for c in dict.fromkeys(configs)]
     manifest = {"format": FORMAT, "salt": cache.salt, "entries": {}}
     for path in paths:
         entry = torch.load(path, map_location="cpu", weights_only=True)
-        manifest["entries"][path.name] = {"sha256": _sha256(path), "config": entry["config"], "salt": entry["salt"]}
+        manifest["entries"][path.name] = {"sha256": _sha256(path), "config": entry["config"], "salt": entry["salt"],
+                                          "numerics": entry["numerics"]}
     archive = pathlib.Path(archive)
     archive.parent.mkdir(parents=True, exist_ok=True)
     tmp = archive.with_name(f".{archive.name}.tmp")
@@ -176,7 +209,6 @@ def import_archive(cache: RunCache, archive: str | os.PathLike) -> dict[str, lis
     """
     import tarfile
 
-    from .train import TrainConfig
 
     archive = pathlib.Path(archive)
     if not archive.exists():
@@ -202,10 +234,10 @@ def import_archive(cache: RunCache, archive: str | os.PathLike) -> dict[str, lis
                 report["refused"].append(f"{config.label} ({name}): trained by another version of the training "
                                          f"code (salt {meta.get('salt')}, this code {cache.salt})")
                 continue
-            if cache.key(config) + ".pt" != name:
+            if cache.path(config, meta.get("numerics")).name != name:
                 report["refused"].append(f"{config.label} ({name}): its config does not give its file name")
                 continue
-            if config in cache:
+            if cache.path(config, meta.get("numerics")).exists():
                 report["present"].append(config.label)
                 continue
             try:
@@ -224,6 +256,6 @@ def import_archive(cache: RunCache, archive: str | os.PathLike) -> dict[str, lis
                 continue
             staged = cache.root / f".{name}.import"
             shutil.copyfile(extracted, staged)
-            os.replace(staged, cache.path(config))
+            os.replace(staged, cache.path(config, meta.get("numerics")))
             report["imported"].append(config.label)
     return report

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..models import eval_mode
+
 BORDERLINE_MARGIN = 0.1  # an example is borderline when its top two probabilities differ by less than this
 
 
@@ -24,9 +26,7 @@ def block_alignment(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[
 
     NaN for blocks whose branch output has another shape than their input (downsampling blocks).
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         hs = [model.stem(x)]
         for block in model.blocks:
             hs.append(block(hs[-1]))
@@ -41,16 +41,12 @@ def block_alignment(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[
                     continue
                 out.append(F.cosine_similarity(_per_example(branch), _per_example(g), dim=1).mean().item())
         return out
-    finally:
-        model.train(was_training)
 
 
 @torch.no_grad()
 def norm_ratios(model: nn.Module, x: torch.Tensor) -> list[float]:
     """Per block: the mean over examples of ||F_i(h_i)|| / ||h_i||, eval mode."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         ratios = []
         h = model.stem(x)
         for block in model.blocks:
@@ -58,8 +54,6 @@ def norm_ratios(model: nn.Module, x: torch.Tensor) -> list[float]:
             ratios.append((_per_example(branch).norm(dim=1) / _per_example(h).norm(dim=1)).mean().item())
             h = block(h)
         return ratios
-    finally:
-        model.train(was_training)
 
 
 def last_stage(model: nn.Module) -> list[int]:
@@ -86,23 +80,23 @@ def intermediate_readouts(model: nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     One row per block: accuracy, loss and entropy over all examples; the share of borderline examples;
     and of the examples borderline here, how many the *next* block corrects (wrong -> right) or breaks.
     """
-    model.eval()
-    hs = model.features(x)
-    stage = last_stage(model)
-    reads = [_readout(model, hs[i + 1], y) for i in stage]
-    rows = []
-    for pos, (i, r) in enumerate(zip(stage, reads, strict=True)):
-        right = r["pred"] == y
-        row = {"block": i + 1, "accuracy": right.float().mean().item(), "loss": r["loss"].mean().item(),
-               "entropy": r["entropy"].mean().item(), "borderline": r["borderline"].float().mean().item(),
-               "corrected": np.nan, "broken": np.nan}
-        if pos + 1 < len(reads):
-            nxt = reads[pos + 1]["pred"] == y
-            b = r["borderline"]
-            row["corrected"] = int((b & ~right & nxt).sum())
-            row["broken"] = int((b & right & ~nxt).sum())
-        rows.append(row)
-    return pd.DataFrame(rows)
+    with eval_mode(model):
+        hs = model.features(x)
+        stage = last_stage(model)
+        reads = [_readout(model, hs[i + 1], y) for i in stage]
+        rows = []
+        for pos, (i, r) in enumerate(zip(stage, reads, strict=True)):
+            right = r["pred"] == y
+            row = {"block": i + 1, "accuracy": right.float().mean().item(), "loss": r["loss"].mean().item(),
+                   "entropy": r["entropy"].mean().item(), "borderline": r["borderline"].float().mean().item(),
+                   "corrected": np.nan, "broken": np.nan}
+            if pos + 1 < len(reads):
+                nxt = reads[pos + 1]["pred"] == y
+                b = r["borderline"]
+                row["corrected"] = int((b & ~right & nxt).sum())
+                row["broken"] = int((b & right & ~nxt).sum())
+            rows.append(row)
+        return pd.DataFrame(rows)
 
 
 @torch.no_grad()
@@ -113,22 +107,22 @@ def unroll_last_block(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps:
     One row per extra step (0 = the net as trained): mean activation norm, loss, accuracy and entropy,
     over all examples and over the examples that were borderline before unrolling.
     """
-    model.eval()
-    block = model.blocks[-1]
-    h = model.features(x)[-1]
-    start = _readout(model, h, y)["borderline"]
-    rows = []
-    for step in range(steps + 1):
-        if step:
-            h = block.combine(block.shortcut(h), scale * block.branch(h))
-        r = _readout(model, h, y)
-        right = (r["pred"] == y).float()
-        rows.append({"step": step, "scale": scale, "norm": _per_example(h).norm(dim=1).mean().item(),
-                     "loss": r["loss"].mean().item(), "accuracy": right.mean().item(),
-                     "entropy": r["entropy"].mean().item(),
-                     "borderline_accuracy": right[start].mean().item() if start.any() else np.nan,
-                     "borderline_count": int(start.sum())})
-    return pd.DataFrame(rows)
+    with eval_mode(model):
+        block = model.blocks[-1]
+        h = model.features(x)[-1]
+        start = _readout(model, h, y)["borderline"]
+        rows = []
+        for step in range(steps + 1):
+            if step:
+                h = block.combine(block.shortcut(h), scale * block.branch(h))
+            r = _readout(model, h, y)
+            right = (r["pred"] == y).float()
+            rows.append({"step": step, "scale": scale, "norm": _per_example(h).norm(dim=1).mean().item(),
+                         "loss": r["loss"].mean().item(), "accuracy": right.mean().item(),
+                         "entropy": r["entropy"].mean().item(),
+                         "borderline_accuracy": right[start].mean().item() if start.any() else np.nan,
+                         "borderline_count": int(start.sum())})
+        return pd.DataFrame(rows)
 
 
 def choose_unroll_scale(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 20,

@@ -8,7 +8,7 @@ import copy
 import torch
 from torch.nn import functional as F
 
-from .models import ResNet
+from ..models import ResNet
 
 
 def activation_norms(model: ResNet, x: torch.Tensor, train_mode: bool = True) -> list[float]:
@@ -31,11 +31,10 @@ def stage_gradient_norms(model: ResNet, x: torch.Tensor, y: torch.Tensor) -> lis
     loss = F.cross_entropy(net(x), y)
     net.zero_grad()
     loss.backward()
-    norms, seen, stage = [0.0, 0.0, 0.0], set(), -1
-    for i, block in enumerate(net.blocks):
-        stage += int(block.downsample or i == 0)
+    norms, seen = [0.0, 0.0, 0.0], set()
+    for block in net.blocks:
         for p in block.branch.parameters():
             if p.dim() > 1 and id(p) not in seen:  # convolution weights only, each once
                 seen.add(id(p))
-                norms[stage] += p.grad.pow(2).sum().item()
+                norms[block.stage - 1] += p.grad.pow(2).sum().item()
     return [v**0.5 for v in norms]

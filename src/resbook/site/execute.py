@@ -9,10 +9,10 @@ import platform
 import shutil
 import time
 
+from ..profiles import resolve
 from . import mathjax, record
-from .profiles import resolve
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 BOOK = ROOT / "book"
 
 

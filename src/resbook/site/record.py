@@ -1,6 +1,6 @@
 """What an executed chapter leaves for the book's shared pages: its claims table and its front-page figure.
 
-`book.execute` points RESBOOK_RECORD at a folder before it runs the chapters; `book.stage` turns what is
+`site.execute.execute` points RESBOOK_RECORD at a folder before it runs the chapters; `stage` turns what is
 there into the scorecard page and the front page's figures. Run by hand (Jupyter, plain papermill), a
 chapter records nothing.
 """

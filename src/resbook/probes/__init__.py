@@ -1,0 +1,35 @@
+"""Measurements on trained nets, one module per kind of question; the public probes are importable from here.
+
+- `responses`: the spread of every 3x3 layer's output (He et al. Fig. 7)
+- `lesions`: deleting and reordering blocks (Veit et al. Fig. 3, 5)
+- `paths`: the input gradient split by path length, exactly and by sampling (Veit et al. Fig. 6)
+- `refinement`: alignment with the loss gradient, norm ratios, read-outs, unrolling (Jastrzebski et al.)
+- `sharing`: activations and gradients of nets whose blocks share weights (Jastrzebski et al. Sec. 4.5)
+"""
+
+from .lesions import (
+    error_rate,
+    lesioned,
+    random_lesions,
+    random_reorderings,
+    reordered,
+    single_lesions,
+    swappable_groups,
+)
+from .paths import effective_range, gradient_by_length, path_gradients, sampled_path_gradients
+from .refinement import (
+    block_alignment,
+    choose_unroll_scale,
+    intermediate_readouts,
+    norm_ratios,
+    unroll_last_block,
+)
+from .responses import layer_response_stds, response_frame, response_layers
+from .sharing import activation_norms, stage_gradient_norms
+
+__all__ = [
+    "activation_norms", "block_alignment", "choose_unroll_scale", "effective_range", "error_rate",
+    "gradient_by_length", "intermediate_readouts", "layer_response_stds", "lesioned", "norm_ratios",
+    "path_gradients", "random_lesions", "random_reorderings", "reordered", "response_frame", "response_layers",
+    "sampled_path_gradients", "single_lesions", "stage_gradient_norms", "swappable_groups", "unroll_last_block",
+]
