@@ -13,7 +13,7 @@ export JUPYTER_PREFER_ENV_PATH := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: system book paper fill bench test setup lint unit chapters-ci nbval html-ci browser clean
+.PHONY: system book student paper fill bench test setup lint unit chapters-ci nbval html-ci browser clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -39,11 +39,24 @@ system:
 	    $$sudo apt-get update -qq && $$sudo $(APT_INSTALL) $$missing; fi
 
 ## make book: execute every chapter at PROFILE (default cpu) and build the HTML into _build/html
+## First every run the chapters need is trained (one progress bar in the terminal), then each chapter runs
+## (a bar of its cells). A chapter that fails does not stop the others: every page is built (the failed one
+## marked), then make fails.
 book: system setup
-	$(BIN)/python -m resbook execute --profile $(PROFILE) --out _build/executed/$(PROFILE)
-	$(BIN)/python -m resbook stage --executed _build/executed/$(PROFILE) --site _build/site
-	$(BIN)/jupyter-book build _build/site --path-output . --warningiserror --nitpick --keep-going
-	@echo "Front page: $(CURDIR)/_build/html/index.html"
+	@failed=0; \
+	$(BIN)/python -m resbook fill --profile $(PROFILE) || failed=1; \
+	$(BIN)/python -m resbook execute --profile $(PROFILE) --out _build/executed/$(PROFILE) || failed=1; \
+	$(BIN)/python -m resbook stage --executed _build/executed/$(PROFILE) --site _build/site && \
+	$(BIN)/jupyter-book build _build/site --path-output . --warningiserror --nitpick --keep-going || exit 1; \
+	echo "Front page: $(CURDIR)/_build/html/index.html"; \
+	if [ $$failed = 1 ]; then echo "error: some chapters failed to execute (see above and their pages)" >&2; fi; \
+	exit $$failed
+
+## make student: the chapter notebooks without their solutions (cells tagged `solution`), for handing out
+student: setup
+	$(BIN)/jupyter nbconvert --to notebook --TagRemovePreprocessor.enabled=True \
+	    --TagRemovePreprocessor.remove_cell_tags solution --output-dir _build/student book/*.ipynb
+	@echo "Student edition: $(CURDIR)/_build/student"
 
 ## make paper: the papers' scale (CIFAR-10 in $$RESBOOK_DATA, a CUDA GPU): fill the run cache, then build
 paper:

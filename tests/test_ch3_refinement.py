@@ -1,28 +1,46 @@
-"""Chapter 3's plan (which runs it trains) and its verdicts on frames made by hand."""
+"""Chapter 3: its plan (which runs it trains), its per-example probes, and each claim's decision on frames made
+by hand, driven to each of the three outcomes (holds, contradicted, inconclusive)."""
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from resbook import chapters, profiles, runs
+from resbook import chapters, claims, profiles, runs
 from resbook.chapters import ch3_refinement as ch3
+from resbook.models import resnet
+from resbook.probes import readouts, refinement
+from tests.test_probes import random_bn
+
+# ---- the plan
 
 
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))
-def test_plan_is_the_pre_and_post_activation_nets_and_the_three_other_architectures(name):
+def test_plan_is_every_seed_of_every_net_on_every_data_set(name):
     P = profiles.resolve(name)
-    deepest, seed0 = [P.deepest], P.seeds[:1]
+    deepest = [P.deepest]
     expected = []
     for dataset in P.datasets:
         one = {"datasets": [dataset], "depths": deepest}
-        expected += [
-            *runs.grid(P, **one, preact=True, checkpoints=chapters.checkpoint_epochs(P)),
-            *runs.grid(P, **one),
-            *runs.grid(P, **one, seeds=seed0, preact=True, arch="single"),
-            *runs.grid(P, **one, seeds=seed0, preact=True, arch="avgpool"),
-            *runs.grid(P, **one, seeds=seed0, preact=True, width=tuple(2 * w for w in P.widths)),
-        ]
+        expected += [*runs.grid(P, **one, preact=True, checkpoints=chapters.checkpoint_epochs(P)),
+                     *runs.grid(P, **one)]
+        expected += [*runs.grid(P, **one, preact=True, arch="single"),
+                     *runs.grid(P, **one, preact=True, arch="avgpool"),
+                     *runs.grid(P, **one, preact=True, width=tuple(2 * w for w in P.widths))]
     assert chapters.plan(P, ["03"]) == expected
+    assert {c.seed for c in chapters.plan(P, ["03"])} == set(P.seeds)
+
+
+def test_the_other_architectures_can_be_limited_to_the_first_data_sets(monkeypatch):
+    P = profiles.resolve("cpu")
+    monkeypatch.setattr(ch3, "ARCHITECTURE_DATASETS", 1)
+    assert ch3.architecture_datasets(P) == P.datasets[:1]
+    assert [role for role in ch3.dataset_plan(P, P.datasets[1])] == ["pre-activation", "post-activation"]
+
+
+def test_the_plan_follows_the_profiles_seeds():
+    P = profiles.resolve("ci", {"seeds": [1, 2]})
+    assert {c.seed for configs in ch3.plan(P).values() for c in configs} == {1, 2}
 
 
 def test_the_wide_net_multiplies_the_profiles_widths_by_its_factor():
@@ -31,46 +49,403 @@ def test_the_wide_net_multiplies_the_profiles_widths_by_its_factor():
     assert [a.main for a in ch3.ARCHITECTURES.values()].count(True) == 1
 
 
-def _architecture_rows(name, layout, main, ratios, cos):
-    return [{"arch": name, "layout": layout, "main": main, "block": i + 1, "cos": c, "ratio": r}
-            for i, (r, c) in enumerate(zip(ratios, cos, strict=True))]
+def test_claims_are_those_of_the_spec():
+    spec = {  # key: (direction, threshold, controlled, versus_control, points)
+        "alignment_negative": ("above", 0.8, False, None, False),
+        "alignment_higher": ("below", -0.005, False, None, False),
+        "norm_ratio": ("above", 1.5, True, "ratio", False),
+        "drop_first_blocks": ("above", 0.05, True, "difference", True),
+        "intermediate_accuracy": ("above", 0.05, True, "difference", True),
+        "borderline_corrected": ("above", 0.05, False, None, True),
+        "unroll_naive": ("above", 0.3, True, "difference", False),
+        "unroll_scaled": ("below", -0.05, False, None, False),
+        "unroll_borderline": ("above", 0.05, False, None, True),
+        "architectures_align": ("above", 0.8, False, None, False),
+        "single_sharper": ("above", 1.25, True, "ratio", False),
+    }
+    assert list(ch3.CLAIMS) == list(spec)
+    for key, (direction, threshold, controlled, versus, points) in spec.items():
+        c = ch3.CLAIMS[key]
+        assert (c.direction.value, c.threshold, bool(c.control), c.points) == (direction, threshold, controlled,
+                                                                                points), key
+        if controlled:
+            assert c.versus_control == versus, key
+        assert c.reason and c.statistic, key
 
 
-def test_architecture_verdicts_pick_the_nets_by_their_fields_not_their_names():
-    down = [-0.1, np.nan, -0.1, -0.1, -0.1, -0.1]
-    frame = pd.DataFrame(
-        _architecture_rows("net A", "cifar", True, [2, 2, 2, 1, 1, 1], down)  # first 3 / rest: 2
-        + _architecture_rows("net B", "single", False, [3, 3, 3, 1, 1, 1], [-0.1] * 6)  # 3
-        + _architecture_rows("net C", "cifar", False, [9, 9, 9, 1, 1, 1], [-0.1, -0.1, 0.2, -0.1, -0.1, -0.1]))
-    align, sharper = ch3.architecture_verdicts("toy", frame)
-    assert align.key == "architectures_align" and align.holds  # net C: 5 of 6 blocks negative
-    assert sharper.key == "single_sharper" and sharper.holds and sharper.dataset == "toy"
-    assert "net B 3.0, net A 2.0" in sharper.ours
-    frame.loc[frame.arch == "net B", "ratio"] = 1.0  # no change-then-refine left in the single net
-    assert not ch3.architecture_verdicts("toy", frame)[1].holds
+# ---- the per-example probes agree with the per-mean ones
 
 
-def test_refinement_verdicts_read_the_pre_activation_nets_only():
-    blocks, stages = [1, 2, 3, 4, 5, 6], [1, 1, 2, 2, 3, 3]
+def net_and_data():
+    torch.manual_seed(0)
+    model = random_bn(resnet(14, in_channels=1, width=4, preact=True))
+    return model.eval(), torch.randn(40, 1, 8, 8), torch.randint(0, 10, (40,))
 
-    def rows(preact, split, cos):
-        return [{"preact": preact, "split": split, "block": b, "stage": s, "cos": cos(b)}
-                for b, s in zip(blocks, stages, strict=True)]
 
-    # only the first rows are the pre-activation nets on test data: the others would make it fail
-    alignment = pd.DataFrame(rows(True, "test", lambda b: -0.01 * b) + rows(False, "test", lambda b: 0.5)
-                             + rows(True, "train", lambda b: 0.5))
-    ratios = pd.DataFrame({"preact": [True] * 6 + [False] * 6, "block": blocks * 2,
-                           "ratio": [4, 1, 1, 1, 1, 0.5] + [0.1] * 6})
-    drops = pd.DataFrame({"block": blocks, "error": [0.5, 0.11, 0.4, 0.1, 0.45, 0.1],
-                          "first_of_stage": [True, False] * 3, "baseline_err": 0.1})
-    readouts = pd.DataFrame({"block": [5, 6], "accuracy": [0.8, 0.9], "corrected": [3, np.nan],
-                             "broken": [1, np.nan]})
-    steps = pd.DataFrame({"step": [0, 1], "scale": 0.1, "norm": [1.0, 1.1], "loss": [0.2, 0.1],
-                          "borderline_accuracy": [0.4, 0.6], "borderline_count": 5})
-    naive = steps.assign(scale=1.0, norm=[1.0, 5.0])
-    verdicts = ch3.refinement_verdicts("toy", alignment, ratios, drops, readouts,
-                                       ch3.Unrolled(naive, steps, steps, 0.1))
-    assert [v.key for v in verdicts] == [c for c in ch3.CLAIMS if c not in ("architectures_align", "single_sharper")]
-    assert all(v.holds for v in verdicts), [v.key for v in verdicts if not v.holds]
-    assert verdicts[0].ours == "6 of 6 blocks negative; range -0.060 to -0.010"
+def test_readouts_per_example_average_to_intermediate_readouts():
+    model, x, y = net_and_data()
+    out = readouts.readouts_per_example(model, x, y)
+    means = refinement.intermediate_readouts(model, x, y)
+    assert list(out["block"]) == list(means.block)
+    assert np.allclose(out["correct"].mean(axis=1), means.accuracy)
+    assert np.allclose(out["loss"].mean(axis=1), means.loss, rtol=1e-5)
+    assert np.allclose(out["borderline"].mean(axis=1), means.borderline)
+
+
+def test_unroll_per_example_averages_to_unroll_last_block_and_the_best_scale_is_the_lowest_final_loss():
+    model, x, y = net_and_data()
+    out = readouts.unroll_per_example(model, x, y, steps=3, scales=(1.0, 0.1))
+    for scale in (1.0, 0.1):
+        means = refinement.unroll_last_block(model, x, y, steps=3, scale=scale)
+        assert np.allclose(out[scale]["norm"].mean(axis=1), means.norm, rtol=1e-5)
+        assert np.allclose(out[scale]["loss"].mean(axis=1), means.loss, rtol=1e-5)
+        assert np.allclose(out[scale]["correct"].mean(axis=1), means.accuracy)
+    fake = {1.0: {"loss": np.array([[0.1], [0.5]])}, 0.1: {"loss": np.array([[0.1], [0.2]])},
+            0.5: {"loss": np.array([[0.1], [0.2]])}}
+    assert readouts.best_scale(fake) == 0.5  # lowest final loss; a tie goes to the larger scale
+
+
+# ---- constructed frames, in the format of the chapter's steps
+
+# nine blocks in three stages; the first of stages 2 and 3 downsamples
+BLOCKS = {"stage": [1, 1, 1, 2, 2, 2, 3, 3, 3], "first_of_stage": [True, False, False] * 3,
+          "downsample": [False, False, False, True, False, False, True, False, False]}
+N = 300  # test examples
+
+
+def per_block(means, noise=0.0, n=N, seed=0, exact=False) -> np.ndarray:
+    """(blocks, n) values: each block's mean plus noise (`exact`: the noise averages to exactly 0 per block)."""
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0, noise, (len(means), n)) if noise else np.zeros((len(means), n))
+    if exact:
+        e -= e.mean(axis=1, keepdims=True)
+    return np.asarray(means, float)[:, None] + e
+
+
+def positive(means, sd, n=N, seed=0) -> np.ndarray:
+    """(blocks, n) positive values (norm ratios) whose per-block means are exactly `means`, spread by `sd`."""
+    x = np.exp(np.random.default_rng(seed).normal(0, sd, (len(means), n)))
+    return np.asarray(means, float)[:, None] * x / x.mean(axis=1, keepdims=True)
+
+
+def bernoulli(rates, n=N, seed=0) -> np.ndarray:
+    """(blocks, n) booleans, exactly round(rate * n) of each row True, at random places."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.permutation(np.arange(n) < round(r * n)) for r in rates])
+
+
+def outcome(verdicts, key) -> str:
+    return next(v for v in verdicts if v.key == key).outcome
+
+
+def alignment_frame(cos_by_seed: dict[int, np.ndarray]) -> pd.DataFrame:
+    frames = [ch3.block_rows(cos, "cos", BLOCKS, net="pre-activation", preact=True, seed=s, split="test")
+              for s, cos in cos_by_seed.items()]
+    # rows the claims must ignore: post-activation nets and training data, with the opposite sign
+    frames += [ch3.block_rows(-cos, "cos", BLOCKS, net="post-activation", preact=False, seed=s, split="test")
+               for s, cos in cos_by_seed.items()]
+    frames += [ch3.block_rows(-cos, "cos", BLOCKS, net="pre-activation", preact=True, seed=s, split="train")
+               for s, cos in cos_by_seed.items()]
+    frame = pd.concat(frames, ignore_index=True)
+    frame.loc[frame.downsample, "cos"] = np.nan
+    return frame
+
+
+NEGATIVE = [-0.02, -0.03, -0.04, 0, -0.05, -0.06, 0, -0.10, -0.12]  # last stage the most negative
+
+
+@pytest.mark.parametrize("cos, expected", [
+    (per_block(NEGATIVE, 0.05), "holds"),
+    (per_block([-x for x in NEGATIVE], 0.05), "contradicted"),
+    # five blocks clearly negative, one clearly positive, one whose mean is exactly 0: 5/7 or 6/7 of 0.8
+    (per_block([-0.05, -0.05, -0.05, 0, -0.05, 0.05, 0, -0.05, 0.0], 0.05, exact=True), "inconclusive"),
+])
+def test_alignment_negative(cos, expected):
+    assert outcome(ch3.alignment_verdicts("toy", alignment_frame({0: cos})), "alignment_negative") == expected
+
+
+@pytest.mark.parametrize("cos, expected", [
+    (per_block(NEGATIVE, 0.05), "holds"),  # last stage -0.11 against -0.03
+    (per_block(NEGATIVE[::-1], 0.05), "contradicted"),
+    (per_block([-0.02] * 6 + [0, -0.025, -0.025], 0.3, exact=True), "inconclusive"),  # 0.005 lower, buried in noise
+])
+def test_alignment_higher(cos, expected):
+    assert outcome(ch3.alignment_verdicts("toy", alignment_frame({0: cos})), "alignment_higher") == expected
+
+
+def test_alignment_verdicts_use_every_seed():
+    frame = alignment_frame({1: per_block(NEGATIVE, 0.05, seed=1), 2: per_block(NEGATIVE, 0.05, seed=2)})
+    negative, higher = ch3.alignment_verdicts("toy", frame)
+    assert negative.estimate.seeds == higher.estimate.seeds == 2
+    assert negative.outcome == "holds" and "7 of 7 blocks negative" in negative.detail
+
+
+def ratio_frame(trained: np.ndarray, untrained: np.ndarray, seeds=(0,)) -> pd.DataFrame:
+    return pd.concat([ch3.block_rows(r, "ratio", BLOCKS, net="pre-activation", preact=True, seed=s, trained=t)
+                      for s in seeds for t, r in ((True, trained), (False, untrained))], ignore_index=True)
+
+
+UNTRAINED_RATIOS = [1.0, 1.0, 0.8, 0.8, 0.6, 0.6, 0.5, 0.5, 0.5]  # contrast of the quarters: 1 / 0.5 = 2
+
+
+@pytest.mark.parametrize("trained, expected", [
+    (positive([3.0, 3.0, 1, 1, 0.6, 0.6, 0.5, 0.5, 0.5], 0.1), "holds"),  # contrast 6: three times the control
+    (positive(UNTRAINED_RATIOS, 0.1), "contradicted"),  # no more contrast than the untrained net
+    (positive([3.0, 3.0, 1, 1, 0.6, 0.6, 1.0, 1.0, 1.0], 1.5), "inconclusive"),  # 1.5 x, and very noisy
+])
+def test_norm_ratio_against_the_untrained_net(trained, expected):
+    frame = ratio_frame(trained, positive(UNTRAINED_RATIOS, 0.1, seed=1))
+    verdict = ch3.norm_ratio_verdict("toy", frame)
+    assert verdict.outcome == expected
+    assert verdict.untrained.value == pytest.approx(2.0, rel=0.05)
+
+
+def drop_frame(trained: np.ndarray, untrained: np.ndarray, intact_rate=0.1) -> pd.DataFrame:
+    frames = []
+    for t, dropped in ((True, trained), (False, untrained)):
+        intact = bernoulli([intact_rate if t else 0.9], seed=5)[0]
+        frames.append(ch3.block_rows(dropped, "mistake", BLOCKS, seed=0, trained=t,
+                                     intact_mistake=np.tile(intact, dropped.shape[0]), chance=0.9))
+    return pd.concat(frames, ignore_index=True)
+
+
+FIRST = np.array(BLOCKS["first_of_stage"])
+
+
+@pytest.mark.parametrize("trained, expected", [
+    (bernoulli(np.where(FIRST, 0.6, 0.1)), "holds"),  # 50 points more at the start of a stage
+    (np.tile(bernoulli([0.1])[0], (9, 1)), "contradicted"),  # every drop costs the same
+    (bernoulli(np.where(FIRST, 0.15, 0.1)), "inconclusive"),  # 5 points, within the noise of 300 examples
+])
+def test_drop_first_blocks_against_the_untrained_net(trained, expected):
+    untrained = np.tile(bernoulli([0.9], seed=3)[0], (9, 1))  # untrained: every drop leaves it at chance
+    verdict = ch3.drop_verdict("toy", drop_frame(trained, untrained))
+    assert verdict.outcome == expected
+    assert "error with every block is 90 % (a guess: 90 %), at chance" in verdict.detail
+    assert "rules out little" in verdict.detail and "rules out little" in verdict.claim.control
+
+
+def readout_frame(correct: np.ndarray, borderline: np.ndarray, seed=0, untrained: np.ndarray | None = None
+                  ) -> pd.DataFrame:
+    """Rows of `ch3.readouts` from (positions, examples) arrays, corrected / broken from them; the untrained
+    net's read-outs `untrained` (default: flat at 10 %, never borderline)."""
+    positions, n = correct.shape
+    untrained = bernoulli([0.1] * positions, n=n, seed=9) if untrained is None else untrained
+
+    def rows(trained, correct, borderline):
+        corrected = np.full(correct.shape, np.nan)
+        broken = np.full(correct.shape, np.nan)
+        corrected[:-1] = borderline[:-1] & ~correct[:-1] & correct[1:]
+        broken[:-1] = borderline[:-1] & correct[:-1] & ~correct[1:]
+        return pd.DataFrame({"seed": seed, "trained": trained, "block": np.repeat(np.arange(19, 19 + positions), n),
+                             "example": np.tile(np.arange(n), positions), "correct": correct.ravel(),
+                             "loss": 0.0, "entropy": 0.0, "borderline": borderline.ravel(),
+                             "corrected": corrected.ravel(), "broken": broken.ravel()})
+    # the untrained rows are borderline everywhere with the opposite corrections: the borderline claim ignores them
+    return pd.concat([rows(True, correct, borderline), rows(False, untrained, np.ones_like(untrained))],
+                     ignore_index=True)
+
+
+UNTRAINED_READOUTS = [0.10, 0.12, 0.14]  # an untrained net whose read-outs rise by 4 points
+
+
+@pytest.mark.parametrize("rates, expected", [
+    ([0.6, 0.8, 0.9], "holds"),  # +30 points against the untrained +4
+    ([0.9, 0.8, 0.6], "contradicted"),
+    (UNTRAINED_READOUTS, "contradicted"),  # the untrained net's very read-outs: training adds nothing
+    ([0.8, 0.85, 0.89], "inconclusive"),  # +9 against +4: 5 points beyond it, within the noise of 300 examples
+])
+def test_intermediate_accuracy_against_the_untrained_net(rates, expected):
+    correct = bernoulli(rates, seed=4 if rates is UNTRAINED_READOUTS else 0)
+    frame = readout_frame(correct, np.zeros_like(correct), untrained=bernoulli(UNTRAINED_READOUTS, seed=4))
+    verdict = next(v for v in ch3.readout_verdicts("toy", frame) if v.key == "intermediate_accuracy")
+    assert verdict.outcome == expected
+    assert verdict.untrained.value == pytest.approx(0.04)
+    assert "untrained: 10.0 % after block 19 to 14.0 % after block 21" in verdict.detail
+
+
+def borderline_cases(corrected: int, broken: int, unchanged: int, n=N) -> tuple[np.ndarray, np.ndarray]:
+    """Two read-outs: the first `corrected + broken + unchanged` examples borderline at the first."""
+    correct = np.ones((2, n), bool)
+    borderline = np.zeros((2, n), bool)
+    borderline[0, :corrected + broken + unchanged] = True
+    correct[0, :corrected] = False  # wrong, then right
+    correct[1, corrected:corrected + broken] = False  # right, then wrong
+    return correct, borderline
+
+
+@pytest.mark.parametrize("cases, expected", [
+    ((30, 2, 20), "holds"),  # 28 of 52 cases net corrected
+    ((2, 30, 20), "contradicted"),
+    ((1, 0, 9), "inconclusive"),  # 10 % of 10 cases: one example either way
+])
+def test_borderline_corrected(cases, expected):
+    frame = readout_frame(*borderline_cases(*cases))
+    assert outcome(ch3.readout_verdicts("toy", frame), "borderline_corrected") == expected
+
+
+def test_borderline_corrected_without_borderline_examples_is_inconclusive_and_says_so():
+    frame = readout_frame(*borderline_cases(0, 0, 0))
+    verdict = ch3.readout_verdicts("toy", frame)[1]
+    assert verdict.outcome == "inconclusive" and "no borderline example in seed(s) [0]" in verdict.detail
+
+
+def unroll_frame(naive_norm, train_loss, test_correct, borderline, seed=0, scale=0.1, untrained_norm=None
+                 ) -> pd.DataFrame:
+    """Rows of `ch3.unrolling` with two steps (before, after): each argument a pair of per-example arrays
+    (`untrained_norm`, the untrained net's naive unrolling: steady by default)."""
+    def rows(kind, split, s, norm, loss, correct, border, trained=True):
+        n = len(norm[0])
+        return pd.DataFrame({"seed": seed, "trained": trained, "kind": kind, "split": split, "scale": s,
+                             "step": np.repeat([0, 1], n),
+                             "example": np.tile(np.arange(n), 2), "norm": np.concatenate(norm),
+                             "loss": np.concatenate(loss), "correct": np.concatenate(correct),
+                             "borderline": np.tile(border, 2)})
+    n_test, n_train = len(naive_norm[0]), len(train_loss[0])
+    ones_test, ones_train = (np.ones(n_test),) * 2, (np.ones(n_train),) * 2
+    untrained_norm = ones_test if untrained_norm is None else untrained_norm
+    return pd.concat([rows("naive", "test", 1.0, naive_norm, ones_test, ones_test, borderline),
+                      rows("naive", "test", 1.0, untrained_norm, ones_test, ones_test, borderline, trained=False),
+                      rows("scaled", "test", scale, ones_test, ones_test, test_correct, borderline),
+                      rows("scaled", "train", scale, ones_train, train_loss, ones_train, np.zeros(n_train, bool))],
+                     ignore_index=True)
+
+
+def steady(n=N):
+    return np.ones(n), np.ones(n)
+
+
+def spread(mean, sd, n=N):
+    """n positive values with mean exactly `mean`, spread by `sd` (log-normal)."""
+    x = np.exp(np.random.default_rng(0).normal(0, sd, n))
+    return mean * x / x.mean()
+
+
+BORDER = np.arange(N) < 20  # 20 borderline test examples
+
+
+def fixed(before: int, after: int):
+    """Correct-before / correct-after arrays: `before` then `after` of the 20 borderline examples right."""
+    b, a = np.ones(N, bool), np.ones(N, bool)
+    b[before:20], a[after:20] = False, False
+    return b, a
+
+
+@pytest.mark.parametrize("after, expected", [
+    (100.0, "holds"),  # x100 against the untrained x10: log10 difference 1
+    (10.0, "contradicted"),  # no more than the untrained block's own growth
+    (1.0, "contradicted"),  # the trained block does not grow the features at all
+    (20.0, "inconclusive"),  # twice the untrained growth on average, and very noisy
+])
+def test_unroll_naive_against_the_untrained_net(after, expected):
+    norm = (np.ones(N), spread(after, 0.0 if expected != "inconclusive" else 1.0))
+    control = (np.ones(N), spread(10.0, 0.0))
+    frame = unroll_frame(norm, steady(500), fixed(10, 10), BORDER, untrained_norm=control)
+    verdict = ch3.unrolling_verdicts("toy", frame)[0]
+    assert verdict.key == "unroll_naive" and verdict.outcome == expected
+    assert verdict.untrained.value == pytest.approx(1.0)
+    assert f"trained x{after:.3g}, untrained x10" in verdict.detail
+
+
+@pytest.mark.parametrize("after, expected", [(0.5, "holds"), (1.2, "contradicted"), (0.95, "inconclusive")])
+def test_unroll_scaled(after, expected):
+    loss = (np.full(500, 0.01), 0.01 * spread(after, 0.0 if expected != "inconclusive" else 1.0, n=500))
+    frame = unroll_frame(steady(), loss, fixed(10, 10), BORDER)
+    assert outcome(ch3.unrolling_verdicts("toy", frame), "unroll_scaled") == expected
+
+
+@pytest.mark.parametrize("correct, border, expected", [
+    (fixed(8, 14), BORDER, "holds"),  # 40 % to 70 %
+    (fixed(14, 8), BORDER, "contradicted"),
+    (fixed(10, 11), BORDER, "inconclusive"),  # one example of 20
+    (fixed(2, 9), np.arange(N) < 9, "inconclusive"),  # only 9 borderline examples: not measured
+])
+def test_unroll_borderline(correct, border, expected):
+    frame = unroll_frame(steady(), steady(500), correct, border)
+    verdict = ch3.unrolling_verdicts("toy", frame)[2]
+    assert verdict.key == "unroll_borderline" and verdict.outcome == expected
+    if border.sum() < ch3.MIN_BORDERLINE:
+        assert verdict.estimate is None and f"fewer than {ch3.MIN_BORDERLINE}" in verdict.detail
+
+
+def architecture_frame(cos: dict[str, np.ndarray], trained_ratio: dict[str, np.ndarray],
+                       untrained_ratio: dict[str, np.ndarray], seed=0) -> pd.DataFrame:
+    layouts = {"net A": ("cifar", True), "net B": ("single", False), "net C": ("avgpool", False),
+               "net D": ("cifar", False)}
+    frames = []
+    for name, (layout, main) in layouts.items():
+        info = {"arch": name, "layout": layout, "main": main, "seed": seed}
+        frames.append(ch3.block_rows(trained_ratio.get(name, np.ones((9, N))), "ratio", BLOCKS, **info,
+                                     trained=True).assign(cos=cos[name].ravel(), mistake=False,
+                                                          intact_mistake=False))
+        frames.append(ch3.block_rows(untrained_ratio.get(name, np.ones((9, N))), "ratio", BLOCKS, **info,
+                                     trained=False))
+    frame = pd.concat(frames, ignore_index=True)
+    frame.loc[frame.downsample & frame.trained, "cos"] = np.nan
+    return frame.assign(position=(frame.block - 1) / 8)
+
+
+ALIGNED = per_block([-0.05] * 9, 0.05)
+REFINE = [2.0, 2.0, 2.0, 1, 1, 1, 1, 1, 1]  # contrast of the first 3 blocks over the rest: 2
+
+
+@pytest.mark.parametrize("odd, expected", [
+    (ALIGNED, "holds"),
+    (per_block([0.05] * 9, 0.05), "contradicted"),  # net C is positive everywhere
+    (per_block([-0.05, -0.05, -0.05, 0, -0.05, 0.05, 0, -0.05, 0.0], 0.05, exact=True), "inconclusive"),
+])
+def test_architectures_align_takes_the_least_aligned_net(odd, expected):
+    cos = {"net A": ALIGNED, "net B": ALIGNED, "net C": odd, "net D": ALIGNED}
+    frame = architecture_frame(cos, {}, {})
+    assert outcome(ch3.architecture_verdicts("toy", frame), "architectures_align") == expected
+
+
+@pytest.mark.parametrize("single, expected", [
+    (positive([6.0] * 3 + [1] * 6, 0.1), "holds"),  # contrast 6 against the ResNet's 2; untrained 2 vs 2
+    (positive(REFINE, 0.1), "contradicted"),  # the same as the ResNet, as untrained
+    (positive([2.5] * 3 + [1] * 6, 1.5), "inconclusive"),  # 1.25 x, very noisy
+])
+def test_single_sharper_picks_the_nets_by_their_fields_and_is_decided_against_both_untrained(single, expected):
+    cos = dict.fromkeys(("net A", "net B", "net C", "net D"), ALIGNED)
+    trained = {"net A": positive(REFINE, 0.1, seed=1), "net B": single}
+    untrained = {"net A": positive(REFINE, 0.1, seed=2), "net B": positive(REFINE, 0.1, seed=3)}
+    verdict = ch3.architecture_verdicts("toy", architecture_frame(cos, trained, untrained))[1]
+    assert verdict.key == "single_sharper" and verdict.outcome == expected
+    assert "net B" in verdict.detail and "net A" in verdict.detail
+
+
+def test_no_architecture_verdicts_where_the_architectures_were_not_trained():
+    assert ch3.architecture_verdicts("toy", pd.DataFrame()) == []
+
+
+# ---- the text the run writes
+
+
+def over_training(cos_by_epoch: dict[int, list[float]], seeds=(0, 1)) -> pd.DataFrame:
+    return pd.DataFrame([{"seed": s, "epoch": e, "block": b + 1, "stage": 1, "cos": c}
+                         for s in seeds for e, cos in cos_by_epoch.items() for b, c in enumerate(cos)])
+
+
+def test_emergence_says_when_the_sign_is_already_there_at_initialisation():
+    already = ch3.emergence(over_training({0: [-0.01] * 5, 1: [-0.02] * 5, 15: [-0.05] * 5}))
+    assert "At initialisation (epoch 0, mean over seeds): 5 of 5 blocks negative" in already
+    assert "already there before any training" in already
+    appears = ch3.emergence(over_training({0: [0.01] * 5, 15: [-0.05] * 5}))
+    assert "appears during training" in appears and "0 of 5 blocks negative" in appears
+    never = ch3.emergence(over_training({0: [0.01] * 5, 15: [0.02] * 5}))
+    assert "Neither at initialisation nor at the end" in never
+
+
+def test_reading_lists_every_outcome_and_a_reason_only_where_a_claim_did_not_hold():
+    cos = per_block(NEGATIVE, 0.05)
+    verdicts = ch3.alignment_verdicts("toy", alignment_frame({0: cos}))
+    verdicts += ch3.unrolling_verdicts("toy", unroll_frame(steady(), steady(500), fixed(2, 9), np.arange(N) < 9))
+    verdicts.append(ch3.norm_ratio_verdict("toy", ratio_frame(positive([1.0] * 9, 0.1),
+                                                              positive(UNTRAINED_RATIOS, 0.1, seed=1))))
+    text = claims.reading(verdicts, "ci", ch3.LIKELY_REASONS)
+    assert "*Holds*:" in text and "`alignment_negative`" not in text  # held: listed, not explained
+    assert "`norm_ratio` [toy] is contradicted" in text and "the untrained control shows more of the effect" in text
+    assert "`unroll_borderline` [toy] is inconclusive: not measured" in text
+    naive = ch3.CLAIMS["unroll_naive"]
+    assert (f"`unroll_naive` [toy] is contradicted: its interval [{naive.format(0)}, {naive.format(0)}] excludes "
+            f"what the claim needs ({naive.needs()})") in text

@@ -1,14 +1,23 @@
+"""Chapter 4: the plan, the nets, the probes on every seed, and each claim's decision on constructed inputs.
+
+The decision tests feed the chapter's own verdict functions frames shaped like `mistakes` and
+`feature_norms`, built so that each claim reaches each of its three outcomes.
+"""
+
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from resbook import chapters, profiles, runs
+from resbook import claims, profiles, runs
 from resbook.chapters import ch4_sharing as ch4
 from resbook.chapters import checkpoint_epochs
 from resbook.models import count_parameters, resnet
+from resbook.train import TrainResult
 
 
 def old_variants(depth: int, shared: int, small: int, ablations: bool) -> list[tuple[int, dict]]:
-    """The nets the chapter trained before it became one module (the old plans.sharing_variants)."""
+    """The nets the chapter has always trained (the old plans.sharing_variants)."""
     found = [(depth, {}), (depth, {"shared": shared, "shared_bn": "shared"}), (small, {}),
              (depth, {"shared": shared, "shared_bn": "unshared"})]
     return found + [(depth, {"shared": shared, "shared_bn": mode}) for mode in ("stats", "affine", "init")
@@ -20,12 +29,21 @@ OLD_VARIANTS = {"ci": old_variants(56, 6, 26, False), "cpu": old_variants(56, 6,
 
 
 @pytest.mark.parametrize("name", ["ci", "cpu", "paper"])
-def test_plan_has_the_runs_the_chapter_always_trained(name):
+def test_plan_trains_every_variant_and_seed_on_the_first_data_set_only(name):
     p = profiles.resolve(name)
-    expected = [c for dataset in p.datasets for depth, options in OLD_VARIANTS[name]
-                for c in runs.grid(p, datasets=[dataset], depths=[depth], preact=True,
+    first = p.datasets[0]
+    expected = [c for depth, options in OLD_VARIANTS[name]
+                for c in runs.grid(p, datasets=[first], depths=[depth], preact=True,
                                    checkpoints=checkpoint_epochs(p), **options)]
-    assert chapters.plan(p, ["04"]) == expected
+    planned = [c for configs in ch4.plan(p).values() for c in configs]
+    assert planned == expected
+    assert {c.dataset for c in planned} == {first}  # cpu has two data sets; the chapter shows the first
+    assert {c.seed for c in planned} == set(p.seeds)
+
+
+def test_plan_follows_the_seeds_of_an_override():
+    p = profiles.resolve("ci", {"seeds": [1, 2]})
+    assert sorted({c.seed for configs in ch4.plan(p).values() for c in configs}) == [1, 2]
 
 
 def test_variants_carry_their_role_and_batch_norm_mode():
@@ -47,43 +65,241 @@ def test_variant_rejects_an_unknown_role_or_a_mode_without_sharing():
         ch4.Variant("x", "naive", 20, 2, "bogus")
 
 
-def _finals(test_err: dict[str, float], variants: list[ch4.Variant]) -> pd.DataFrame:
-    """One run per variant; display names made deliberately unlike the real ones."""
+# ---- constructed inputs
+
+CPU = ch4.variants(profiles.resolve("cpu"))
+
+
+def _key(v: ch4.Variant) -> str:
+    return v.shared_bn if v.role == "ablation" else v.role
+
+
+def wrong(n: int, *indices) -> np.ndarray:
+    """A test set of `n` examples, wrong on `indices` (ranges or ints)."""
+    out = np.zeros(n, bool)
+    for i in indices:
+        out[i] = True
+    return out
+
+
+def _mistakes(test: dict[str, np.ndarray], variants=CPU, seeds=(0,), train: dict[str, np.ndarray] | None = None
+              ) -> pd.DataFrame:
+    """Rows like `ch4.mistakes`: one per (variant, seed, split); display names deliberately unlike the real ones.
+    `test` maps a role (or an ablation's shared_bn) to its test mistakes (the same on every seed); `train` to its
+    training mistakes (default: none, a net that trained)."""
+    train = train or {}
     return pd.DataFrame([{"variant": f"net {i}", "role": v.role, "shared": v.shared, "shared_bn": v.shared_bn,
-                          "paper_row": v.paper_row, "dataset": "toy", "seed": 0, "params": 1000,
-                          "train_err": 0.0, "test_err": test_err[v.shared_bn if v.role == "ablation" else v.role]}
-                         for i, v in enumerate(variants)])
+                          "paper_row": v.paper_row, "dataset": "toy", "seed": seed, "split": split,
+                          "wrong": test[_key(v)] if split == "test" else train.get(_key(v), np.zeros(50, bool))}
+                         for i, v in enumerate(variants) if _key(v) in test
+                         for seed in seeds for split in ("train", "test")])
 
 
-def test_error_verdicts_decide_by_role_not_by_name_or_order():
-    cpu = ch4.variants(profiles.resolve("cpu"))
-    errors = {"unshared": 0.05, "naive": 0.20, "same size": 0.06, "ubn": 0.05,
-              "stats": 0.07, "affine": 0.10, "init": 0.12}
-    for frame in (_finals(errors, cpu), _finals(errors, cpu[::-1])):
-        verdicts = {v.key: v for v in ch4.error_verdicts(frame) + ch4.ablation_verdicts(frame)}
-        assert verdicts["sharing_naive_fails"].holds and verdicts["sharing_ubn_fixes"].holds
-        assert verdicts["sharing_stats_matter"].holds  # own statistics give the lowest ablation error
-    errors.update(naive=0.07, stats=0.11)  # within the margin of the same-size net; scale/shift best
-    frame = _finals(errors, cpu)
-    verdicts = {v.key: v for v in ch4.error_verdicts(frame) + ch4.ablation_verdicts(frame)}
-    assert not verdicts["sharing_naive_fails"].holds and not verdicts["sharing_stats_matter"].holds
-    assert ch4.ablation_verdicts(_finals(errors, cpu[:4])) == []  # a profile without ablations
+def _verdicts(frame: pd.DataFrame) -> dict:
+    return {v.key: v for v in ch4.error_verdicts(frame) + ch4.ablation_verdicts(frame)}
 
 
-def test_growth_verdict_compares_naive_with_ubn_at_initialisation():
-    main = ch4.variants(profiles.resolve("ci"))
-    growth = {"unshared": 3.0, "naive": 6.0, "same size": 2.0, "ubn": 2.0}
-    norms = pd.DataFrame([{"variant": f"net {i}", "role": v.role, "dataset": "toy", "when": when, "block": b,
-                           "norm": 1.0 + b * (growth[v.role] - 1.0) / 4 * (when == "initialisation")}
-                          for i, v in enumerate(main) for when in ("initialisation", "trained") for b in range(5)])
-    verdict = ch4.growth_verdict(norms.iloc[::-1])  # rows in any order
-    assert verdict.holds and "x6.0" in verdict.ours and "x2.0 with UBN" in verdict.ours
+@pytest.mark.parametrize("order", [1, -1])
+def test_naive_fails_reaches_each_outcome_by_role_not_by_name_or_order(order):
+    cases = {
+        "holds": wrong(300, range(100)),  # 33 % against 1 %
+        "contradicted": wrong(300, range(3)),  # the same examples wrong as the same-size net
+        "inconclusive": wrong(100, range(3)),  # 3 % against 1 % on 100 examples
+    }
+    for expected, naive in cases.items():
+        small = wrong(len(naive), range(3)) if expected != "inconclusive" else wrong(100, 0)
+        frame = _mistakes({"naive": naive, "same size": small, "ubn": small}, CPU[:4][::order])
+        verdict = _verdicts(frame)["sharing_naive_fails"]
+        assert verdict.outcome == expected, (expected, verdict.estimate)
+        assert "net 1" in verdict.detail or "net 2" in verdict.detail  # the names come from the frame
 
 
-def test_table1_analogue_pairs_each_net_with_its_paper_row():
+def test_ubn_fixes_is_an_equivalence_test():
+    small = wrong(300, range(9))
+    cases = {
+        "holds": wrong(300, range(9)),  # the same mistakes: a difference of exactly 0
+        "contradicted": wrong(300, range(60)),  # 20 % against 3 %
+        "inconclusive": wrong(300, range(9, 18)),  # as many mistakes, on other examples: a wide interval
+    }
+    for expected, ubn in cases.items():
+        frame = _mistakes({"naive": small, "same size": small, "ubn": ubn}, CPU[:4])
+        verdict = _verdicts(frame)["sharing_ubn_fixes"]
+        assert verdict.outcome == expected, (expected, verdict.estimate)
+    assert ch4.CLAIMS["sharing_ubn_fixes"].threshold == 0.01  # ±1 point: Table 1's gap is 0.37
+
+
+def test_ubn_fixes_is_measured_only_where_the_same_size_net_trained():
+    same = wrong(300, range(9))  # UBN and the same-size net make the same mistakes: "holds" if measured
+    failed = {"same size": wrong(50, range(10))}  # 20 % training error: that net did not train
+    frame = _mistakes({"naive": same, "same size": same, "ubn": same}, CPU[:4], train=failed)
+    verdict = _verdicts(frame)["sharing_ubn_fixes"]
+    assert verdict.outcome == "inconclusive" and verdict.estimate is None
+    assert verdict.detail.startswith("no net trained") and "seed 0 20.0 %" in verdict.detail
+    # two seeds, the same-size net trained on seed 2 only: seed 1 gives no measurement, seed 2 decides
+    frame = pd.concat([_mistakes({"naive": same, "same size": same, "ubn": same}, CPU[:4], seeds=(1,), train=failed),
+                       _mistakes({"naive": same, "same size": same, "ubn": same}, CPU[:4], seeds=(2,))])
+    verdict = _verdicts(frame)["sharing_ubn_fixes"]
+    assert verdict.outcome == "holds" and verdict.estimate.seeds == 1
+    assert "seed 1 20.0 %" in verdict.detail and "no net trained" not in verdict.detail
+    # the naive-sharing claim has no such guard: it is measured on both seeds
+    assert _verdicts(frame)["sharing_naive_fails"].estimate.seeds == 2
+
+
+def test_stats_matter_compares_own_statistics_with_the_better_of_the_others_by_shared_bn():
+    n = 300
+    main = {"naive": wrong(n, 0), "same size": wrong(n, 0), "ubn": wrong(n, 0)}
+    cases = {
+        "holds": {"stats": wrong(n, range(3)), "affine": wrong(n, range(60)), "init": wrong(n, range(45))},
+        # the BN-scale-only ablation is best: own statistics are not what matters
+        "contradicted": {"stats": wrong(n, range(30)), "affine": wrong(n, range(60)), "init": wrong(n, range(3))},
+        "inconclusive": {"stats": wrong(100, range(3)), "affine": wrong(100, range(60)),
+                         "init": wrong(100, range(5))},
+    }
+    for expected, ablations in cases.items():
+        size = len(ablations["stats"])
+        test = {**{k: wrong(size, 0) for k in main}, **ablations}
+        for variants in (CPU, CPU[::-1]):
+            verdict = _verdicts(_mistakes(test, variants))["sharing_stats_matter"]
+            assert verdict.outcome == expected, (expected, verdict.estimate)
+    assert ch4.ablation_verdicts(_mistakes(main, CPU[:4])) == []  # a profile without ablations: no verdict
+
+
+def test_error_claims_use_every_seed_with_a_t_interval():
+    n = 200
+    frame = pd.concat([_mistakes({"naive": wrong(n, range(20 + 10 * s)), "same size": wrong(n, range(2)),
+                                  "ubn": wrong(n, range(2))}, CPU[:4], seeds=(s,)) for s in (1, 2, 5)])
+    verdict = _verdicts(frame)["sharing_naive_fails"]
+    assert verdict.estimate.seeds == 3 and verdict.estimate.method == "t over 3 seeds"
+    assert verdict.estimate.value == pytest.approx(np.mean([(20 + 10 * s - 2) / n for s in (1, 2, 5)]))
+
+
+def _norms(growth: dict[str, np.ndarray], seeds=(0,), running: dict[str, np.ndarray] | None = None,
+           blocks: int = 5) -> pd.DataFrame:
+    """Rows like `ch4.feature_norms`: per-example ||h|| that is 1 after the stem and `growth[role]` at the output
+    (an array over examples), at initialisation; the trained rows are noise that must not matter."""
+    rows = []
+    for i, v in enumerate(CPU[:4]):
+        for seed in seeds:
+            for when in ("initialisation", "trained"):
+                for statistics, table in (("batch", growth), ("running", running or growth)):
+                    out = table[v.role] if when == "initialisation" else np.full_like(table[v.role], 99.0)
+                    norms = np.linspace(np.ones_like(out), out, blocks + 1)
+                    rows.append({"variant": f"net {i}", "role": v.role, "shared": v.shared, "shared_bn": v.shared_bn,
+                                 "dataset": "toy", "seed": seed, "when": when, "statistics": statistics,
+                                 "norms": norms})
+    return pd.DataFrame(rows)
+
+
+def test_explodes_compares_naive_with_the_unshared_net_not_with_ubn():
+    n = 40
+    flat = lambda g: np.full(n, g)  # noqa: E731
+    cases = {
+        "holds": {"naive": flat(6.0), "unshared": flat(2.0)},  # three times the unshared growth
+        "contradicted": {"naive": flat(2.2), "unshared": flat(2.0)},  # hardly more than the unshared net
+        "inconclusive": {"naive": np.tile([1.0, 7.0], n // 2), "unshared": flat(2.0)},  # x2 on average, noisy
+    }
+    for expected, growth in cases.items():
+        for ubn in (0.01, 100.0):  # UBN's growth is detail, never the comparison
+            frame = _norms({**growth, "same size": flat(1.5), "ubn": flat(ubn)})
+            verdict = ch4.growth_verdict(frame.iloc[::-1])  # rows in any order
+            assert verdict.outcome == expected, (expected, ubn, verdict.estimate)
+    verdict = ch4.growth_verdict(_norms({"naive": flat(6.0), "unshared": flat(2.0), "same size": flat(1.5),
+                                         "ubn": flat(1.2)}, running={"naive": flat(12.0), "unshared": flat(2.0),
+                                                                     "same size": flat(1.5), "ubn": flat(1.2)}))
+    assert verdict.estimate.value == pytest.approx(3.0)  # batch statistics decide ...
+    assert "x6.00 naive, x2.00 unshared, x1.20 UBN" in verdict.detail
+    assert "running statistics: x12.00 naive" in verdict.detail  # ... running statistics are reported
+    assert "running statistics 6.00" in verdict.detail
+
+
+def test_explodes_uses_every_seed():
+    n = 30
+    frame = pd.concat([_norms({"naive": np.full(n, 2.0 * s), "unshared": np.full(n, 2.0), "same size": np.ones(n),
+                               "ubn": np.ones(n)}, seeds=(s,)) for s in (3, 4, 5)])
+    verdict = ch4.growth_verdict(frame)
+    assert verdict.estimate.seeds == 3 and verdict.estimate.value == pytest.approx(4.0)
+
+
+def test_verdicts_and_reading_name_every_outcome():
+    n = 300
+    frame = _mistakes({"naive": wrong(n, range(100)), "same size": wrong(n, range(3)), "ubn": wrong(n, range(3, 60)),
+                       "stats": wrong(n, range(3)), "affine": wrong(n, range(30)), "init": wrong(n, range(4))},
+                      CPU)
+    norms = _norms({"naive": np.tile([1.0, 7.0], 20), "unshared": np.full(40, 2.0), "same size": np.ones(40),
+                    "ubn": np.ones(40)})
+    found = ch4.verdicts(frame, norms)
+    assert [v.key for v in found] == list(ch4.CLAIMS)
+    text = claims.reading(found, "cpu", ch4.LIKELY_REASONS)
+    assert "*Holds*: naive sharing does worse" in text
+    assert "`sharing_ubn_fixes` [toy] is contradicted" in text and "`sharing_explodes` [toy] is inconclusive" in text
+
+
+def test_table1_analogue_shows_the_mean_and_interval_over_seeds_beside_the_paper():
     main = ch4.variants(profiles.resolve("paper"))[:4]
-    table = ch4.table1_analogue(_finals({"unshared": 0.1, "naive": 0.2, "same size": 0.1, "ubn": 0.1}, main))
-    assert list(table["paper's counterpart"]) == ["ResNet-110", "shared ResNet-110 (naive, Fig. 8)", "ResNet-38",
+    n = 100
+    mistakes = pd.concat([_mistakes({"unshared": wrong(n, range(s)), "naive": wrong(n, range(20)),
+                                     "same size": wrong(n, range(5)), "ubn": wrong(n, range(5))}, main, seeds=(s,))
+                          for s in (2, 4, 6)])
+    finals = mistakes.drop_duplicates("variant").assign(params=[1000, 2000, 3000, 4000])
+    table = ch4.table1_analogue(mistakes, finals)
+    assert list(table["paper's counterpart"]) == ["ResNet-110", "shared ResNet-110 (naive, Sec. 4.5)", "ResNet-38",
                                                   "ResNet-110-UBN"]
     assert table["paper train / test (params)"].iloc[1] == "-"  # Table 1 has no row for naive sharing
     assert table["paper train / test (params)"].iloc[3] == "0.63 / 6.62 % (570k)"
+    # errors 2, 4, 6 %: mean 4 %, t interval 4 ± 4.303 * 2 / sqrt(3)
+    assert table["test error"].iloc[0] == "4.0 % [-1.0, 9.0]"
+    assert table["test error"].iloc[1] == "20.0 % [20.0, 20.0]" and set(table.seeds) == {3}
+
+
+# ---- the probes, on real (untrained) nets and any seeds
+
+@pytest.fixture(scope="module")
+def small_runs():
+    """Every variant of a small profile at seeds 1 and 2, the 'trained' net being the initial one."""
+    p = profiles.resolve("ci", {"depths": [20], "seeds": [1, 2], "epochs": 2})
+    found = {}
+    for v in ch4.variants(p):
+        results = []
+        for config in v.configs(p, "digits"):
+            torch.manual_seed(config.seed)
+            results.append(TrainResult(config, config.build_model().eval(),
+                                       {"train_err": [0.5], "test_err": [0.5]}))
+        found[v] = results
+    return found
+
+
+@pytest.fixture(scope="module")
+def small_norms(small_runs):
+    return ch4.feature_norms(small_runs, "digits")
+
+
+def test_probes_run_on_every_seed_and_start_from_each_seeds_initialisation(small_runs, small_norms):
+    norms = small_norms
+    assert sorted(norms.seed.unique()) == [1, 2]
+    assert len(norms) == len(small_runs) * 2 * len(ch4.PROBED)  # variants x seeds x probes
+    blocks = len(next(iter(small_runs.values()))[0].model.blocks)
+    assert norms.norms.iloc[0].shape == (blocks + 1, ch4.PROBE_EXAMPLES)
+    # the "trained" net here is the initial one: at initialisation, batch statistics give the same norms
+    batch = norms[norms.statistics == "batch"].set_index(["variant", "seed", "when"]).norms
+    for variant, seed in {(v, s) for v, s, _ in batch.index}:
+        np.testing.assert_allclose(batch[variant, seed, "initialisation"], batch[variant, seed, "trained"],
+                                   rtol=1e-5)
+    first = norms[(norms.seed == 1) & (norms.when == "initialisation")].norms.iloc[0]
+    second = norms[(norms.seed == 2) & (norms.when == "initialisation")].norms.iloc[0]
+    assert not np.allclose(first, second)  # each seed its own initial weights
+    gradients = ch4.gradient_norms(small_runs, "digits")
+    assert sorted(gradients.seed.unique()) == [1, 2] and set(gradients.stage) == {1, 2, 3}
+    means = ch4.block_means(norms)
+    assert len(means) == sum(len(n) for n in norms.norms)
+    assert ch4.growth_verdict(norms).estimate.seeds == 2
+
+
+def test_mistakes_and_verdicts_on_any_seeds(small_runs, small_norms):
+    frame = ch4.mistakes(small_runs)
+    assert sorted(frame.seed.unique()) == [1, 2] and set(frame.split) == {"train", "test"}
+    found = ch4.verdicts(frame, small_norms)
+    assert [v.key for v in found] == ["sharing_naive_fails", "sharing_ubn_fixes", "sharing_explodes"]
+    naive, ubn, explodes = found
+    assert naive.estimate.seeds == explodes.estimate.seeds == 2
+    # these nets never trained, so the same-size reference is not a net that trained: no measurement
+    assert ubn.estimate is None and ubn.outcome == "inconclusive" and ubn.detail.startswith("no net trained")

@@ -95,7 +95,8 @@ def test_sampled_estimate_is_exact_at_the_ends_and_unbiased_in_between():
     norms, estimate = probes.sampled_path_gradients(model, x, y, samples=400)
     for k in (0, len(exact) - 1):  # only one path of length 0 and of length n
         torch.testing.assert_close(estimate[k], exact[k])
-        assert np.isclose(norms[k], exact[k].norm().item())
+        per_example = exact[k].flatten(1).norm(dim=1).numpy()
+        assert np.allclose(norms[k], np.tile(per_example, 400))  # every sample is that one path
     assert ((estimate[2] - exact[2]).norm() / exact[2].norm()).item() < 0.3
 
 
@@ -130,3 +131,26 @@ def test_reordering_swaps_only_same_shape_blocks_and_restores():
 def test_effective_range_is_shortest_window():
     assert probes.effective_range([0.01, 0.5, 0.3, 0.1, 0.09]) == (1, 3)
     assert probes.effective_range([1.0, 0, 0]) == (0, 0)
+
+
+def test_per_example_probes_average_to_the_probes():
+    model = random_bn(resnet(14, in_channels=1, width=4, preact=True))
+    x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
+    assert np.allclose(np.nanmean(probes.block_alignment_per_example(model, x, y), 1),
+                       probes.block_alignment(model, x, y), equal_nan=True)
+    assert np.allclose(probes.norm_ratios_per_example(model, x).mean(1), probes.norm_ratios(model, x))
+    assert probes.mistakes(model, x, y).mean() == pytest.approx(probes.error_rate(model, x, y))
+    assert np.allclose(probes.lesion_mistakes(model, x, y).mean(1), probes.single_lesions(model, x, y).error)
+
+
+def test_the_untrained_control_is_the_training_runs_initialisation_with_data_statistics():
+    from resbook import speed, train
+
+    config = train.TrainConfig("digits", 8, width=(4, 8, 16), seed=3)
+    x = torch.randn(64, 1, 8, 8) * 3 + 1
+    control = probes.untrained(config, x)
+    start = speed.stepper(config, None, torch.device("cpu"), speed.Speedups(False, False, False, False)).model
+    for (name, a), b in zip(control.named_parameters(), start.parameters(), strict=True):
+        assert torch.equal(a, b), name  # the weights training starts from
+    bn = next(m for m in control.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not control.training and bn.running_var.mean() > 1.5  # statistics of x, not the fresh (0, 1)

@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             for reason in report["refused"]:
                 print(f"  refused: {reason}", file=sys.stderr)
             return 1 if report["refused"] else 0
+    except book.ChaptersFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,23 +3,32 @@
 The notebook `book/03_iterative_refinement.ipynb` calls, in order: `nets` (the trained pre-activation nets,
 their post-activation twins and the other three architectures, with the data), `alignment` and
 `alignment_over_training` (Fig. 4), `norm_ratios` and `block_drops` (Fig. 2-3), `architectures` (the four
-nets side by side), `probes.intermediate_readouts` (Fig. 5-6), `unrolling` (Fig. 7), then `verdicts`; each
-figure is one of the `plot_*` functions at the end.
+nets side by side), `readouts` (Fig. 5-6), `unrolling` (Fig. 7), then `verdicts`; each figure is one of
+the `plot_*` functions at the end; `claims.reading` with `LIKELY_REASONS` turns the verdicts into the closing text.
+
+Every probe runs on every seed and keeps one value per test example (frames have `seed` and `example`
+columns): a claim's statistic is computed per seed and its bootstrap resamples those examples. The
+untrained control of a seed is `probes.untrained` of its config, with batch-norm statistics from the first
+TRAIN_PROBE_EXAMPLES training examples.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
 
-from .. import data, probes, runs
-from ..claims import Claim, Verdict, declare, spearman
+from .. import data, probes, runs, stats
+from ..claims import Claim, Direction, Verdict, check, declare
+from ..models import ResNet
 from ..papers import JASTRZEBSKI2018
 from ..plots import NET_COLOURS
+from ..probes import readouts as per_example
 from ..profiles import Profile
 from ..train import TrainConfig, TrainResult
 from . import checkpoint_epochs
@@ -27,34 +36,78 @@ from . import checkpoint_epochs
 NOTEBOOK = "03_iterative_refinement"
 # Jastrzebski et al. apply the last block 20 more times (Sec. 4.4, Fig. 7)
 UNROLL_STEPS = 20
-# Probes on training data use its first 1000 examples (a bound on their cost); on test data, all of it
+# Probes on training data use its first 1000 examples (a bound on their cost); on test data, all of it.
+# Unrolling chooses its scale on the first half of them and is scored on the second half.
 TRAIN_PROBE_EXAMPLES = 1000
+# unroll_borderline: fewer borderline test examples than this in a seed and one example moves the
+# accuracy by more than 10 points, twice the smallest effect that counts
+MIN_BORDERLINE = 10
+# the change-then-refine contrast: the first this many blocks against the rest (Jastrzebski et al. Fig. 2)
+FIRST_BLOCKS = 3
+UNTRAINED = "the same net untrained (same seed), BN statistics from 1,000 training examples"
 
 CLAIMS = declare(
     Claim("alignment_negative", JASTRZEBSKI2018, "Fig. 4", "Blocks move features against the loss gradient",
-                                 "cos(F_i(h_i), dL/dh_i) < 0 in every block"),
+          "cos(F_i(h_i), dL/dh_i) < 0 in every block",
+          "share of non-downsampling blocks whose mean cos(F(h), dL/dh) over test examples is below 0",
+          Direction.ABOVE, 0.8, "negative in every block; 0.8 leaves room for blocks within noise of zero"),
     Claim("alignment_higher", JASTRZEBSKI2018, "Fig. 4", "The alignment is strongest in the higher blocks",
-                               "most negative in the last stage (about -0.1 in the last block)"),
+          "most negative in the last stage (about -0.1 in the last block)",
+          "mean cos over the last stage's blocks minus the mean over the first stage's (test examples)",
+          Direction.BELOW, -0.005, "about -0.1 in the last block vs near 0 early; half a hundredth counts"),
     Claim("norm_ratio", JASTRZEBSKI2018, "Fig. 2", "Early blocks change the features a lot, later blocks little",
-                         "||F(h)|| / ||h|| up to about 2 in the first blocks, small in the higher blocks"),
+          "||F(h)|| / ||h|| up to about 2 in the first blocks, small in the higher blocks",
+          "mean ||F(h)||/||h|| of the first quarter of blocks over that of the last quarter (test examples)",
+          Direction.ABOVE, 1.5, "an untrained net already has much of this contrast, so training must "
+          "sharpen it by half again", control=UNTRAINED, versus_control="ratio"),
     Claim("drop_first_blocks", JASTRZEBSKI2018, "Fig. 3", "Dropping a block hurts most at the start of a stage",
-                                "catastrophic for the first blocks of a stage, minor for higher blocks"),
+          "catastrophic for the first blocks of a stage, minor for higher blocks",
+          "mean rise in test error when a first-of-stage block is dropped minus the mean rise for the others",
+          Direction.ABOVE, 0.05, "catastrophic vs minor; 5 points beyond the untrained net", points=True,
+          control=UNTRAINED + "; an untrained net sits near chance with or without a block, so this control "
+                              "rules out little (its error is in the detail column)"),
     Claim("intermediate_accuracy", JASTRZEBSKI2018, "Fig. 5", "Accuracy rises block by block in the last stage",
-                                    "the final classifier applied after each block: gradual rise"),
+          "the final classifier applied after each block: gradual rise",
+          "test accuracy with the head read after the last block minus after the first block of the last stage",
+          Direction.ABOVE, 0.05, "a gradual rise across the stage, which Fig. 5 shows on trained nets only; an "
+          "untrained net's read-outs also rise, so training must add 5 points beyond that", points=True,
+          control=UNTRAINED),
     Claim("borderline_corrected", JASTRZEBSKI2018, "Fig. 6", "The next block corrects borderline examples",
-                                   "many borderline examples are corrected, few broken"),
+          "many borderline examples are corrected, few broken",
+          "(corrected minus broken by the next block) per borderline case, summed over the last stage "
+          "(units: borderline test examples)",
+          Direction.ABOVE, 0.05, "many corrected, few broken: a net 5 % of the borderline cases", points=True),
     Claim("unroll_naive", JASTRZEBSKI2018, "Sec. 4.4", "Unrolling the last block naively blows up the features",
-                           "activations explode when the block is applied 20 more times"),
+          "activations explode when the block is applied 20 more times",
+          "log10 of the mean activation norm after 20 naive extra steps over before (test examples)",
+          Direction.ABOVE, 0.3, "the paper says the activations explode; for that to be the trained block's doing, "
+          "they must grow at least twice as much as through the untrained block (log10 2 = 0.3)",
+          control=UNTRAINED),
     Claim("unroll_scaled", JASTRZEBSKI2018, "Fig. 7", "Scaled unrolling lowers the training loss",
-                            "train loss 0.0012 to 0.001 after 20 extra steps"),
+          "train loss 0.0012 to 0.001 after 20 extra steps",
+          "relative change of the training loss after 20 scaled extra steps, (after - before) / before, on "
+          "500 training examples not used to choose the scale",
+          Direction.BELOW, -0.05, "the paper's -17 %; a third of that counts"),
     Claim("unroll_borderline", JASTRZEBSKI2018, "Fig. 7", "Scaled unrolling fixes borderline test examples",
-                                "accuracy on borderline test examples 43 % to 53 %"),
+          "accuracy on borderline test examples 43 % to 53 %",
+          f"accuracy on the borderline test examples after minus before 20 scaled extra steps (needs at least "
+          f"{MIN_BORDERLINE} of them in every seed)",
+          Direction.ABOVE, 0.05, "the paper's +10 points; half that counts", points=True),
     Claim("architectures_align", JASTRZEBSKI2018, "Fig. 2-4",
-                                  "All four architectures move features against the gradient",
-                                  "negative cosine in the ResNet, single-representation, pooling and wide nets"),
+          "All four architectures move features against the gradient",
+          "negative cosine in the ResNet, single-representation, pooling and wide nets",
+          "the smallest, over the four architectures, of the share of non-downsampling blocks with mean cos "
+          "below 0 (test examples)",
+          Direction.ABOVE, 0.8, "as alignment_negative, in every architecture"),
     Claim("single_sharper", JASTRZEBSKI2018, "Fig. 2-3",
-                             "Change-then-refine is sharper in the single-representation net",
-                             "its first blocks change the features much more than the later ones"),
+          "Change-then-refine is sharper in the single-representation net",
+          "the book's reading of Fig. 2-3 (the paper reports no such number): with no downsampling, its first "
+          "blocks should change the features much more than the later ones",
+          f"change-then-refine contrast (mean ||F||/||h|| of the first {FIRST_BLOCKS} blocks over the rest's) of "
+          "the single-representation net over the ResNet's (test examples)",
+          Direction.ABOVE, 1.25, "25 % beyond the untrained pair",
+          control="both nets untrained (same seed), BN statistics from 1,000 training examples",
+          versus_control="ratio"),
 )
 
 
@@ -80,21 +133,33 @@ ARCHITECTURES = {
     "average pooling": Architecture(layout="avgpool"),
     "wide ResNet (x2)": Architecture(widen=2),
 }
+# The three other architectures train on every seed and data set (the first ARCHITECTURE_DATASETS of the
+# profile; None: all). Measured at `cpu` on 2 idle cores: probing them on the second data set adds about 15 s
+# to the chapter's ~35 s of probes, and training its 9 runs about 3 min (1-3 s per epoch each, 2 workers),
+# so the budget does not call for fewer.
+ARCHITECTURE_DATASETS: int | None = None
+
+
+def architecture_datasets(profile: Profile) -> tuple[str, ...]:
+    """The data sets on which the other architectures are trained (the first ARCHITECTURE_DATASETS)."""
+    return profile.datasets[:ARCHITECTURE_DATASETS]
 
 
 def dataset_plan(profile: Profile, dataset: str) -> dict[str, list[TrainConfig]]:
     """The runs on one data set, by role: pre-activation nets at the deepest depth (every seed, weights kept
-    after `checkpoint_epochs`), their post-activation twins, and each other architecture (seed 0)."""
+    after `checkpoint_epochs`), their post-activation twins, and each other architecture (every seed, on
+    the `architecture_datasets` only)."""
     deepest = [profile.deepest]
     roles = {
         "pre-activation": runs.grid(profile, datasets=[dataset], depths=deepest, preact=True,
                                     checkpoints=checkpoint_epochs(profile)),
         "post-activation": runs.grid(profile, datasets=[dataset], depths=deepest),
     }
-    for name, architecture in ARCHITECTURES.items():
-        if not architecture.main:
-            roles[name] = runs.grid(profile, datasets=[dataset], depths=deepest, seeds=profile.seeds[:1],
-                                    preact=True, **architecture.options(profile))
+    if dataset in architecture_datasets(profile):
+        for name, architecture in ARCHITECTURES.items():
+            if not architecture.main:
+                roles[name] = runs.grid(profile, datasets=[dataset], depths=deepest, preact=True,
+                                        **architecture.options(profile))
     return roles
 
 
@@ -106,302 +171,671 @@ def plan(profile: Profile) -> dict[str, list[TrainConfig]]:
 
 @dataclass
 class Nets:
-    """Chapter 3's trained nets on one data set, and that data set."""
+    """Chapter 3's trained nets on one data set, that data set, and the per-example probes of each net.
+
+    A net's probe on test data (`probe`) and its untrained twin (`untrained`) are computed once and kept,
+    so the steps below that look at the same net share them.
+    """
 
     data: data.Dataset
     preact: list[TrainResult]  # the pre-activation nets, one per seed
     postact: list[TrainResult]  # their post-activation twins
-    architectures: dict[str, TrainResult]  # name in ARCHITECTURES -> its seed-0 net (the main one is preact[0])
-
-    @property
-    def main(self) -> TrainResult:
-        """The pre-activation net of seed 0, which every probe of one net looks at."""
-        return self.preact[0]
+    architectures: dict[str, list[TrainResult]]  # name in ARCHITECTURES -> one net per seed ({} if not trained)
+    _untrained: dict[TrainConfig, ResNet] = field(default_factory=dict, repr=False)
+    _probes: dict[tuple[int, str], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def train_probe(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The training examples probes on training data use (the first TRAIN_PROBE_EXAMPLES)."""
         return self.data.train_x[:TRAIN_PROBE_EXAMPLES], self.data.train_y[:TRAIN_PROBE_EXAMPLES]
 
+    def untrained(self, result: TrainResult) -> ResNet:
+        """The net of `result` as its training started (`probes.untrained`, BN statistics of `train_probe`)."""
+        if result.config not in self._untrained:
+            self._untrained[result.config] = probes.untrained(result.config, self.train_probe[0])
+        return self._untrained[result.config]
+
+    def probe(self, model: ResNet, name: str) -> np.ndarray:
+        """`name` ("cos", "ratio", "dropped" or "mistakes") of `model` on the test set, per (block,) example."""
+        key = (id(model), name)
+        if key not in self._probes:
+            x, y = self.data.test_x, self.data.test_y
+            self._probes[key] = {
+                "cos": lambda: probes.block_alignment_per_example(model, x, y),
+                "ratio": lambda: probes.norm_ratios_per_example(model, x),
+                "dropped": lambda: probes.lesion_mistakes(model, x, y),
+                "mistakes": lambda: probes.mistakes(model, x, y),
+            }[name]()
+        return self._probes[key]
+
 
 def nets(profile: Profile, dataset: str, *, progress: bool = True) -> Nets:
     """The runs of `dataset_plan`, trained where the run cache lacks them, with the data set."""
     trained = {role: runs.sweep(configs, progress=progress) for role, configs in dataset_plan(profile, dataset).items()}
     preact = trained["pre-activation"]
-    return Nets(data.load(dataset), preact, trained["post-activation"],
-                {name: preact[0] if a.main else trained[name][0] for name, a in ARCHITECTURES.items()})
+    architectures = {}
+    if dataset in architecture_datasets(profile):
+        architectures = {name: preact if a.main else trained[name] for name, a in ARCHITECTURES.items()}
+    return Nets(data.load(dataset), preact, trained["post-activation"], architectures)
 
 
-# ---- the study steps
+# ---- the study steps: tidy frames, one row per (net, seed, block, example)
+
+def block_info(model: ResNet) -> dict[str, list]:
+    """Per block of `model`, in forward order: stage, first_of_stage, downsample (the columns `block_rows` adds)."""
+    return {"stage": model.stages, "first_of_stage": [b.first_of_stage for b in model.blocks],
+            "downsample": [bool(b.downsample) for b in model.blocks]}
+
+
+def block_rows(values: np.ndarray, name: str, blocks: dict[str, list], **columns) -> pd.DataFrame:
+    """Rows of a (blocks, examples) array: block (1-based), the per-block columns of `blocks` (`block_info`),
+    example, `name`, and `columns` (scalars, or one value per row)."""
+    n_blocks, examples = values.shape
+    frame = pd.DataFrame({"block": np.repeat(np.arange(1, n_blocks + 1), examples)}
+                         | {k: np.repeat(np.asarray(v), examples) for k, v in blocks.items()})
+    frame["example"] = np.tile(np.arange(examples), n_blocks)
+    frame[name] = values.ravel()
+    return frame.assign(**columns)
+
 
 def _net(config: TrainConfig) -> dict:
-    """The columns that say which net a row is about: `net` for legends, `preact` for code."""
-    return {"net": "pre-activation" if config.preact else "post-activation", "preact": config.preact}
+    """The columns that say which net a row is about: `net` for legends, `preact` for code, `seed`."""
+    return {"net": "pre-activation" if config.preact else "post-activation", "preact": config.preact,
+            "seed": config.seed}
 
 
 def alignment(nets: Nets) -> pd.DataFrame:
     """Fig. 4 probe on every pre- and post-activation net, on test and training data.
 
-    One row per (net, seed, split, block): net, preact, split, seed, block, stage, cos.
+    One row per (net, seed, split, block, example): net, preact, seed, split, block, stage, first_of_stage,
+    downsample, example, cos (NaN at downsampling blocks).
     """
-    test = (nets.data.test_x, nets.data.test_y)
-    rows = [{**_net(r.config), "split": split, "seed": r.config.seed, "block": i + 1, "stage": stage, "cos": c}
-            for r in (*nets.preact, *nets.postact)
-            for split, (x, y) in (("test", test), ("train", nets.train_probe))
-            for i, (stage, c) in enumerate(zip(r.model.stages, probes.block_alignment(r.model, x, y), strict=True))]
-    return pd.DataFrame(rows)
+    x, y = nets.train_probe
+    frames = []
+    for r in (*nets.preact, *nets.postact):
+        info = block_info(r.model)
+        frames.append(block_rows(nets.probe(r.model, "cos"), "cos", info, **_net(r.config), split="test"))
+        frames.append(block_rows(probes.block_alignment_per_example(r.model, x, y), "cos", info, **_net(r.config),
+                                 split="train"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def alignment_over_training(nets: Nets) -> pd.DataFrame:
-    """The alignment of the main net on test data after each epoch whose weights were kept, and at the end.
+    """The alignment of every pre-activation net on test data at initialisation (epoch 0, `Nets.untrained`),
+    after each epoch whose weights were kept, and at the end.
 
-    One row per (epoch, block): epoch, block, stage, cos.
+    One row per (seed, epoch, block): seed, epoch, block, stage, cos (the mean over test examples).
     """
-    main = nets.main
-    rows = [{"epoch": epoch, "block": i + 1, "stage": stage, "cos": c}
-            for epoch in (*main.config.checkpoints, main.config.epochs)
-            for i, (stage, c) in enumerate(zip(main.model.stages, probes.block_alignment(
-                main.model_at(epoch), nets.data.test_x, nets.data.test_y), strict=True))]
-    return pd.DataFrame(rows)
+    frames = []
+    for r in nets.preact:
+        for epoch in (0, *r.config.checkpoints, r.config.epochs):
+            model = nets.untrained(r) if epoch == 0 else r.model_at(epoch)
+            cos = nets.probe(model, "cos") if epoch in (0, r.config.epochs) else \
+                probes.block_alignment_per_example(model, nets.data.test_x, nets.data.test_y)
+            frames.append(pd.DataFrame({"seed": r.config.seed, "epoch": epoch, "block": np.arange(1, len(cos) + 1),
+                                        "stage": model.stages, "cos": cos.mean(axis=1)}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def norm_ratios(nets: Nets) -> pd.DataFrame:
-    """Fig. 2 probe, ||F(h)|| / ||h|| on test data, for seed 0 of the pre- and post-activation nets.
+    """Fig. 2 probe, ||F(h)|| / ||h|| on test data: every pre-activation net trained and untrained, and the
+    post-activation nets.
 
-    One row per (net, block): net, preact, block, ratio.
+    One row per (net, trained, seed, block, example): net, preact, seed, trained, block, stage,
+    first_of_stage, downsample, example, ratio.
     """
-    return pd.DataFrame([{**_net(r.config), "block": i + 1, "ratio": v}
-                         for r in (nets.main, nets.postact[0])
-                         for i, v in enumerate(probes.norm_ratios(r.model, nets.data.test_x))])
+    frames = [block_rows(nets.probe(model, "ratio"), "ratio", block_info(r.model), **_net(r.config), trained=trained)
+              for r in (*nets.preact, *nets.postact)
+              for trained, model in ((True, r.model), (False, nets.untrained(r) if r.config.preact else None))
+              if model is not None]
+    return pd.concat(frames, ignore_index=True)
 
 
 def block_drops(nets: Nets) -> pd.DataFrame:
-    """Fig. 3 probe: the main net's test error with each block dropped (its shortcut kept).
+    """Fig. 3 probe: each pre-activation net's test mistakes with each block dropped (its shortcut kept),
+    trained and untrained.
 
-    One row per block: block, downsample, error, first_of_stage, baseline_err (the error with none dropped).
+    One row per (trained, seed, block, example): seed, trained, block, stage, first_of_stage, downsample,
+    example, mistake (with the block dropped), intact_mistake (with none dropped), chance (the error of a
+    guess, 1 - 1 / classes).
     """
-    model, x, y = nets.main.model, nets.data.test_x, nets.data.test_y
-    drops = probes.single_lesions(model, x, y)
-    return drops.assign(first_of_stage=[block.first_of_stage for block in model.blocks],
-                        baseline_err=probes.error_rate(model, x, y))
+    chance = 1 - 1 / nets.data.num_classes
+    frames = []
+    for r in nets.preact:
+        for trained, model in ((True, r.model), (False, nets.untrained(r))):
+            dropped = nets.probe(model, "dropped")
+            intact = nets.probe(model, "mistakes")
+            frames.append(block_rows(dropped, "mistake", block_info(model), seed=r.config.seed, trained=trained,
+                                     intact_mistake=np.tile(intact, dropped.shape[0]), chance=chance))
+    return pd.concat(frames, ignore_index=True)
 
 
-@dataclass
-class Unrolled:
-    """The main net's last block applied again and again (Fig. 7): rows of `probes.unroll_last_block`."""
+def readouts(nets: Nets) -> pd.DataFrame:
+    """Fig. 5-6 probe: the head read after every block of the last stage of each pre-activation net (test data),
+    trained and untrained (the control of `intermediate_accuracy`).
 
-    naive: pd.DataFrame  # scale 1, test data
-    scaled_train: pd.DataFrame  # the chosen scale, training data
-    scaled_test: pd.DataFrame  # the chosen scale, test data
-    scale: float  # chosen by `probes.choose_unroll_scale` on training data only
+    One row per (trained, seed, block, example): seed, trained, block, example, correct, loss, entropy,
+    borderline, and, for every block but the last, corrected / broken (borderline here, and the next block
+    turns it from wrong to right / from right to wrong).
+    """
+    frames = []
+    for r, trained in ((r, t) for r in nets.preact for t in (True, False)):
+        model = r.model if trained else nets.untrained(r)
+        out = per_example.readouts_per_example(model, nets.data.test_x, nets.data.test_y)
+        positions, examples = out["correct"].shape
+        frame = pd.DataFrame({"seed": r.config.seed, "trained": trained, "block": np.repeat(out["block"], examples),
+                              "example": np.tile(np.arange(examples), positions),
+                              **{k: out[k].ravel() for k in ("correct", "loss", "entropy", "borderline")}})
+        right, border = out["correct"], out["borderline"]
+        corrected = np.full(right.shape, np.nan)
+        broken = np.full(right.shape, np.nan)
+        corrected[:-1] = border[:-1] & ~right[:-1] & right[1:]
+        broken[:-1] = border[:-1] & right[:-1] & ~right[1:]
+        frames.append(frame.assign(corrected=corrected.ravel(), broken=broken.ravel()))
+    return pd.concat(frames, ignore_index=True)
 
 
-def unrolling(nets: Nets, steps: int = UNROLL_STEPS) -> Unrolled:
-    """The last block applied `steps` more times, naively and scaled (the scale chosen on training data)."""
-    model, (x_train, y_train) = nets.main.model, nets.train_probe
-    x_test, y_test = nets.data.test_x, nets.data.test_y
-    scale = probes.choose_unroll_scale(model, x_train, y_train, steps)
-    return Unrolled(naive=probes.unroll_last_block(model, x_test, y_test, steps, 1.0),
-                    scaled_train=probes.unroll_last_block(model, x_train, y_train, steps, scale),
-                    scaled_test=probes.unroll_last_block(model, x_test, y_test, steps, scale),
-                    scale=scale)
+def unrolling(nets: Nets, steps: int = UNROLL_STEPS) -> pd.DataFrame:
+    """Fig. 7 probe: the last block of each pre-activation net applied `steps` more times, naively (scale 1)
+    and scaled, the scale chosen per seed on the first half of the training probe examples; and, as the
+    control of `unroll_naive`, the untrained net's last block applied naively.
+
+    One row per (seed, trained, kind, split, step, example): seed, trained, kind ("naive" or "scaled"),
+    split ("test", or "train": the second half of the training probe examples, never used to choose),
+    scale, step, example, norm, loss, correct, borderline (before unrolling).
+    """
+    x, y = nets.train_probe
+    half = len(x) // 2
+    frames = []
+    for r in nets.preact:
+        scale = per_example.best_scale(per_example.unroll_per_example(r.model, x[:half], y[:half], steps))
+        test = per_example.unroll_per_example(r.model, nets.data.test_x, nets.data.test_y, steps, (1.0, scale))
+        train = per_example.unroll_per_example(r.model, x[half:], y[half:], steps, (scale,))
+        control = per_example.unroll_per_example(nets.untrained(r), nets.data.test_x, nets.data.test_y, steps, (1.0,))
+        for trained, kind, split, s, out in ((True, "naive", "test", 1.0, test[1.0]),
+                                             (True, "scaled", "test", scale, test[scale]),
+                                             (True, "scaled", "train", scale, train[scale]),
+                                             (False, "naive", "test", 1.0, control[1.0])):
+            n_steps, examples = out["norm"].shape
+            frames.append(pd.DataFrame({
+                "seed": r.config.seed, "trained": trained, "kind": kind, "split": split, "scale": s,
+                "step": np.repeat(np.arange(n_steps), examples), "example": np.tile(np.arange(examples), n_steps),
+                **{k: out[k].ravel() for k in ("norm", "loss", "correct")},
+                "borderline": np.tile(out["borderline"], n_steps)}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def architectures(nets: Nets) -> pd.DataFrame:
-    """Alignment, norm ratio and drop-one error per block, on test data, for each of ARCHITECTURES (seed 0).
+    """Alignment, norm ratio and drop-one mistakes per block on test data, for every seed of each of
+    ARCHITECTURES, trained (and the norm ratio untrained too, the control of `single_sharper`).
 
-    One row per (arch, block): arch (its name), layout, main, block, position (0 = first block, 1 = last),
-    downsample, cos, ratio, drop_err, baseline_err.
+    One row per (arch, trained, seed, block, example): arch (its name), layout, main, trained, seed, block,
+    stage, first_of_stage, downsample, position (0 = first block, 1 = last), example, ratio, and for the
+    trained nets cos, mistake (block dropped) and intact_mistake. Empty where they were not trained.
     """
-    x, y = nets.data.test_x, nets.data.test_y
-    rows = []
-    for name, r in nets.architectures.items():
-        blocks = r.model.blocks
-        cos = probes.block_alignment(r.model, x, y)
-        ratios = probes.norm_ratios(r.model, x)
-        drops = probes.single_lesions(r.model, x, y).error
-        baseline = probes.error_rate(r.model, x, y)
-        rows += [{"arch": name, "layout": r.config.arch, "main": ARCHITECTURES[name].main, "block": i + 1,
-                  "position": i / max(1, len(blocks) - 1), "downsample": bool(block.downsample), "cos": cos[i],
-                  "ratio": ratios[i], "drop_err": float(drops.iloc[i]), "baseline_err": baseline}
-                 for i, block in enumerate(blocks)]
-    return pd.DataFrame(rows)
+    frames = []
+    for name, results in nets.architectures.items():
+        for r in results:
+            info = {"arch": name, "layout": r.config.arch, "main": ARCHITECTURES[name].main, "seed": r.config.seed}
+            model = r.model
+            dropped, intact = nets.probe(model, "dropped"), nets.probe(model, "mistakes")
+            trained = block_rows(nets.probe(model, "ratio"), "ratio", block_info(model), **info, trained=True).assign(
+                cos=nets.probe(model, "cos").ravel(), mistake=dropped.ravel(),
+                intact_mistake=np.tile(intact, dropped.shape[0]))
+            untrained = block_rows(nets.probe(nets.untrained(r), "ratio"), "ratio", block_info(model), **info,
+                                   trained=False)
+            frames += [trained, untrained]
+    if not frames:
+        return pd.DataFrame()
+    frame = pd.concat(frames, ignore_index=True)
+    last = frame.groupby("arch").block.transform("max")
+    return frame.assign(position=(frame.block - 1) / (last - 1).clip(lower=1))
 
 
-# ---- the claims
+# ---- the claims: one statistic per seed over that seed's test examples (or borderline ones), bootstrapped
 
-def refinement_verdicts(dataset: str, alignment: pd.DataFrame, ratios: pd.DataFrame, drops: pd.DataFrame,
-                        readouts: pd.DataFrame, unrolled: Unrolled) -> list[Verdict]:
-    """Chapter 3's claims on one data set, for the pre-activation nets (frames of the steps above).
+def _by_seed(frame: pd.DataFrame, value: str, columns: str = "block") -> dict[int, pd.DataFrame]:
+    """seed -> a (examples x `columns`) table of `value`."""
+    return {int(seed): f.pivot(index="example", columns=columns, values=value)
+            for seed, f in frame.groupby("seed", sort=True)}
 
-    alignment: on test data, mean over seeds; the rest: seed 0. readouts: `probes.intermediate_readouts` rows.
-    """
-    test = alignment[alignment.preact & (alignment.split == "test")]
-    cos = test.groupby(["block", "stage"], as_index=False).cos.mean().dropna(subset=["cos"])
-    by_stage = cos.groupby("stage").cos.mean()
-    ratios = ratios[ratios.preact]
-    quarter = max(1, len(ratios) // 4)
-    early, late = ratios.ratio.iloc[:quarter].mean(), ratios.ratio.iloc[-quarter:].mean()
-    rise = drops.error - drops.baseline_err
-    first, later = rise[drops.first_of_stage].mean(), rise[~drops.first_of_stage].mean()
-    acc = readouts.accuracy
-    corrected, broken = readouts.corrected.sum(), readouts.broken.sum()
-    naive, scaled_train, scaled_test = unrolled.naive, unrolled.scaled_train, unrolled.scaled_test
-    growth = naive.norm.iloc[-1] / naive.norm.iloc[0]
-    lt0, lt1 = scaled_train.loss.iloc[0], scaled_train.loss.iloc[-1]
-    bt0, bt1 = scaled_test.borderline_accuracy.iloc[0], scaled_test.borderline_accuracy.iloc[-1]
-    n_borderline = int(scaled_test.borderline_count.iloc[0])
+
+def _per_block(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A per-block attribute (stage, first_of_stage, downsample) of the rows of one net, by block."""
+    return frame.drop_duplicates("block").set_index("block")[column].sort_index()
+
+
+def _mean_over_seeds(values: dict[int, float]) -> float:
+    return float(np.mean(list(values.values())))
+
+
+def _share_negative(cos: np.ndarray) -> float:
+    """The share of columns (blocks) whose mean over rows (examples) is below 0."""
+    return float((cos.mean(axis=0) < 0).mean())
+
+
+def alignment_verdicts(dataset: str, alignment: pd.DataFrame) -> list[Verdict]:
+    """`alignment_negative` and `alignment_higher` from the pre-activation nets' test rows of `alignment`."""
+    test = alignment[alignment.preact & (alignment.split == "test") & ~alignment.downsample]
+    tables = _by_seed(test, "cos")
+    stage = _per_block(test, "stage")
+    first, last = (stage == stage.min()).to_numpy(), (stage == stage.max()).to_numpy()
+
+    def higher(cos: np.ndarray) -> float:
+        return float(cos[:, last].mean() - cos[:, first].mean())
+
+    share = {s: stats.measure(_share_negative, t.to_numpy(), seed=s) for s, t in tables.items()}
+    gap = {s: stats.measure(higher, t.to_numpy(), seed=s) for s, t in tables.items()}
+    means = {s: t.mean(axis=0) for s, t in tables.items()}
+    negative = _mean_over_seeds({s: (m < 0).sum() for s, m in means.items()})
+    lo = min(m.min() for m in means.values())
+    hi = max(m.max() for m in means.values())
+    first_cos = _mean_over_seeds({s: m[first].mean() for s, m in means.items()})
+    last_cos = _mean_over_seeds({s: m[last].mean() for s, m in means.items()})
     return [
-        Verdict(CLAIMS["alignment_negative"], f"{(cos.cos < 0).sum()} of {len(cos)} blocks negative; "
-                f"range {cos.cos.min():.3f} to {cos.cos.max():.3f}", bool((cos.cos < 0).all()), dataset),
-        Verdict(CLAIMS["alignment_higher"], "mean cos per stage: " + ", ".join(f"{c:.3f}" for c in by_stage),
-                by_stage.iloc[-1] < by_stage.iloc[0], dataset),
-        # "a lot" against "little": the first quarter of the blocks changes the features at least twice as much
-        Verdict(CLAIMS["norm_ratio"], f"first {quarter} blocks {early:.2f}, last {quarter} blocks {late:.2f}; "
-                f"largest {ratios.ratio.max():.2f}", early > 2 * late, dataset),
-        # "catastrophic" against "minor": three times the others' rise in error, and at least 1 point
-        Verdict(CLAIMS["drop_first_blocks"], f"error rise {100 * first:.1f} points for the first block of a stage, "
-                f"{100 * later:.1f} for the others", first > 3 * max(later, 0.0) + 0.01, dataset),
-        # a "gradual rise": higher at the end, and mostly rising on the way (rank correlation with the block)
-        Verdict(CLAIMS["intermediate_accuracy"], f"{100 * acc.iloc[0]:.1f} % after block {readouts.block.iloc[0]} "
-                f"to {100 * acc.iloc[-1]:.1f} % after block {readouts.block.iloc[-1]}",
-                acc.iloc[-1] > acc.iloc[0] and spearman(readouts.block, acc) >= 0.7, dataset),
-        Verdict(CLAIMS["borderline_corrected"], f"{corrected:.0f} corrected, {broken:.0f} broken by the next block",
-                corrected > broken, dataset),
-        # "explode": the mean activation norm at least doubles over the extra steps
-        Verdict(CLAIMS["unroll_naive"], f"activation norm x{growth:.1f} after {len(naive) - 1} extra steps",
-                growth > 2, dataset),
-        Verdict(CLAIMS["unroll_scaled"], f"scale {scaled_train.scale.iloc[0]}: train loss {lt0:.4f} to {lt1:.4f}",
-                lt1 < lt0, dataset),
-        Verdict(CLAIMS["unroll_borderline"],
-                f"{n_borderline} borderline test examples: accuracy {100 * bt0:.0f} % to {100 * bt1:.0f} %"
-                if n_borderline else "no borderline test examples: nothing to test", bool(bt1 > bt0), dataset),
+        check(CLAIMS["alignment_negative"], dataset, list(share.values()),
+              detail=f"{negative:g} of {len(stage)} blocks negative (mean over seeds); block means from "
+                     f"{lo:+.3f} to {hi:+.3f}"),
+        check(CLAIMS["alignment_higher"], dataset, list(gap.values()),
+              detail=f"mean cos: first stage {first_cos:+.4f}, last stage {last_cos:+.4f} (mean over seeds)"),
     ]
 
 
-def change_then_refine(frame: pd.DataFrame, first: int = 3) -> float:
-    """Mean ||F(h)||/||h|| of the first `first` blocks over that of the others (rows of one architecture)."""
-    ratios = frame.sort_values("block").ratio.to_numpy()
-    return float(ratios[:first].mean() / ratios[first:].mean())
+def _quarters(ratio: np.ndarray) -> float:
+    """Mean ratio of the first quarter of the columns (blocks) over that of the last quarter."""
+    q = max(1, ratio.shape[1] // 4)
+    return float(ratio[:, :q].mean() / ratio[:, -q:].mean())
+
+
+def _paired(statistic: Callable[..., float], trained: dict[int, list[np.ndarray]],
+            untrained: dict[int, list[np.ndarray]]) -> tuple[list[stats.Measurement], list[stats.Measurement]]:
+    """The statistic of each seed's trained and untrained arrays, bootstrapped on the same rows (paired)."""
+    seeds = sorted(trained)
+    return ([stats.measure(statistic, *trained[s], seed=s) for s in seeds],
+            [stats.measure(statistic, *untrained[s], seed=s) for s in seeds])
+
+
+def norm_ratio_verdict(dataset: str, ratios: pd.DataFrame) -> Verdict:
+    """`norm_ratio` from the pre-activation rows of `norm_ratios`, trained against untrained."""
+    pre = ratios[ratios.preact]
+    tables = {t: _by_seed(pre[pre.trained == t], "ratio") for t in (True, False)}
+    trained, untrained = _paired(_quarters, *({s: [m.to_numpy()] for s, m in tables[t].items()} for t in (True, False)))
+    blocks = next(iter(tables[True].values())).shape[1]
+    q = max(1, blocks // 4)
+
+    def ends(trained: bool) -> str:
+        means = [m.mean(axis=0).to_numpy() for m in tables[trained].values()]
+        return (f"first {q} blocks {np.mean([m[:q].mean() for m in means]):.2f}, "
+                f"last {q} {np.mean([m[-q:].mean() for m in means]):.2f}")
+
+    return check(CLAIMS["norm_ratio"], dataset, trained, untrained,
+                 detail=f"trained: {ends(True)}; untrained: {ends(False)} (mean over seeds)")
+
+
+def _first_minus_others(first: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
+    def statistic(dropped: np.ndarray, intact: np.ndarray) -> float:
+        rise = dropped.mean(axis=0) - intact.mean()
+        return float(rise[first].mean() - rise[~first].mean())
+    return statistic
+
+
+def drop_verdict(dataset: str, drops: pd.DataFrame) -> Verdict:
+    """`drop_first_blocks` from `block_drops`: first-of-stage rises minus the others', trained against untrained."""
+    first = _per_block(drops, "first_of_stage").to_numpy(bool)
+    arrays = {}
+    for t in (True, False):
+        part = drops[drops.trained == t]
+        intact = _by_seed(part, "intact_mistake")
+        arrays[t] = {s: [m.to_numpy(float), intact[s].iloc[:, 0].to_numpy(float)]
+                     for s, m in _by_seed(part, "mistake").items()}
+    statistic = _first_minus_others(first)
+    trained, untrained = _paired(statistic, arrays[True], arrays[False])
+
+    def rises(t: bool) -> str:
+        r = [a[0].mean(axis=0) - a[1].mean() for a in arrays[t].values()]
+        return (f"{100 * np.mean([x[first].mean() for x in r]):+.1f} pts for the first block of a stage, "
+                f"{100 * np.mean([x[~first].mean() for x in r]):+.1f} for the others")
+
+    detail = f"error rise trained: {rises(True)}; untrained: {rises(False)} (mean over seeds)"
+    control = drops[~drops.trained]
+    if "chance" in control and len(control):
+        intact = control.groupby("seed").intact_mistake.mean().mean()
+        detail += (f"; the untrained net's error with every block is {100 * intact:.0f} % (a guess: "
+                   f"{100 * control.chance.iloc[0]:.0f} %)" + (", at chance, where dropping a block cannot make it "
+                   "worse: so the control rules out little" if intact >= control.chance.iloc[0] - 0.1 else ""))
+    return check(CLAIMS["drop_first_blocks"], dataset, trained, untrained, detail=detail)
+
+
+def readout_verdicts(dataset: str, readouts: pd.DataFrame) -> list[Verdict]:
+    """`intermediate_accuracy` (trained against untrained) and `borderline_corrected` (trained) from `readouts`."""
+    correct = {t: {s: c.to_numpy(float) for s, c in _by_seed(readouts[readouts.trained == t], "correct").items()}
+               for t in (True, False)}
+    trained_rise, untrained_rise = _paired(lambda c: float(c[:, -1].mean() - c[:, 0].mean()),
+                                           *({s: [c] for s, c in correct[t].items()} for t in (True, False)))
+    blocks = sorted(readouts.block.unique())
+
+    def accuracies(t: bool) -> str:
+        first = np.mean([c[:, 0].mean() for c in correct[t].values()])
+        last = np.mean([c[:, -1].mean() for c in correct[t].values()])
+        return f"{100 * first:.1f} % after block {blocks[0]} to {100 * last:.1f} % after block {blocks[-1]}"
+
+    readouts = readouts[readouts.trained]
+    cases = readouts.dropna(subset=["corrected"])
+    counts = cases.groupby(["seed", "example"])[["borderline", "corrected", "broken"]].sum()
+    counts = counts[counts.borderline > 0]
+    net, missing = [], []
+    for seed in sorted(readouts.seed.unique()):
+        if seed not in counts.index.get_level_values("seed"):
+            missing.append(int(seed))
+            continue
+        c = counts.loc[seed].to_numpy(float)
+        net.append(stats.measure(lambda c: float((c[:, 1].sum() - c[:, 2].sum()) / c[:, 0].sum()), c, seed=int(seed)))
+    total = counts.sum()
+    seeds = readouts.seed.nunique()
+    detail = (f"{total.borderline / seeds:.4g} borderline cases per seed ({len(counts) / seeds:.4g} examples): "
+              f"{total.corrected / seeds:.4g} corrected, {total.broken / seeds:.4g} broken by the next block")
+    if missing:
+        detail += f"; no borderline example in seed(s) {missing}, which give no measurement"
+    return [
+        check(CLAIMS["intermediate_accuracy"], dataset, trained_rise, untrained_rise,
+              detail=f"trained: {accuracies(True)}; untrained: {accuracies(False)} (mean over seeds)"),
+        check(CLAIMS["borderline_corrected"], dataset, net, detail=detail),
+    ]
+
+
+def _ends(frame: pd.DataFrame, value: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """seed -> (`value` per example before unrolling, after the last step)."""
+    last = frame.step.max()
+    out = {}
+    for seed, f in frame.groupby("seed", sort=True):
+        before = f[f.step == 0].sort_values("example")[value].to_numpy(float)
+        after = f[f.step == last].sort_values("example")[value].to_numpy(float)
+        out[int(seed)] = (before, after)
+    return out
+
+
+def unrolling_verdicts(dataset: str, unrolled: pd.DataFrame) -> list[Verdict]:
+    """`unroll_naive` (trained against untrained), `unroll_scaled` and `unroll_borderline` from `unrolling`."""
+    naive = unrolled[unrolled.kind == "naive"]
+    scaled = unrolled[(unrolled.kind == "scaled") & unrolled.trained]
+    steps = int(unrolled.step.max())
+    ends = {t: _ends(naive[naive.trained == t], "norm") for t in (True, False)}
+    growth, control = _paired(lambda b, a: float(np.log10(a.mean() / b.mean())),
+                              *({s: list(pair) for s, pair in ends[t].items()} for t in (True, False)))
+    train = scaled[scaled.split == "train"]
+    losses = _ends(train, "loss")
+    change = [stats.measure(lambda b, a: float((a.mean() - b.mean()) / b.mean()), b, a, seed=s)
+              for s, (b, a) in losses.items()]
+    scales = train.groupby("seed").scale.first()
+
+    test = scaled[(scaled.split == "test") & scaled.borderline.astype(bool)]
+    correct = _ends(test, "correct")
+    counts = {s: int((scaled[(scaled.split == "test") & (scaled.seed == s) & (scaled.step == 0)].borderline).sum())
+              for s in sorted(unrolled.seed.unique())}
+    few = {s: n for s, n in counts.items() if n < MIN_BORDERLINE}
+    fixed = [] if few else [stats.measure(lambda b, a: float(a.mean() - b.mean()), b, a, seed=s)
+                            for s, (b, a) in correct.items()]
+    listing = ", ".join(f"seed {s}: {n}" for s, n in counts.items())
+    if few:
+        border = (f"borderline test examples {listing}; fewer than {MIN_BORDERLINE} in a seed, where one example "
+                  f"moves the accuracy by more than {100 / MIN_BORDERLINE:.0f} points: not measured")
+    else:
+        before = np.mean([b.mean() for b, _ in correct.values()])
+        after = np.mean([a.mean() for _, a in correct.values()])
+        border = f"borderline test examples {listing}: accuracy {100 * before:.0f} % to {100 * after:.0f} % (mean)"
+
+    def times(t: bool) -> str:
+        return f"x{np.mean([a.mean() / b.mean() for b, a in ends[t].values()]):.3g}"
+
+    loss_before = np.mean([b.mean() for b, _ in losses.values()])
+    loss_after = np.mean([a.mean() for _, a in losses.values()])
+    return [
+        check(CLAIMS["unroll_naive"], dataset, growth, control,
+              detail=f"mean activation norm after {steps} naive extra steps: trained {times(True)}, untrained "
+                     f"{times(False)} (mean over seeds)"),
+        check(CLAIMS["unroll_scaled"], dataset, change,
+              detail=f"scale chosen per seed on other training examples: {', '.join(f'{s:g}' for s in scales)}; "
+                     f"training loss {loss_before:.4f} to {loss_after:.4f} (mean over seeds)"),
+        check(CLAIMS["unroll_borderline"], dataset, fixed, detail=border),
+    ]
+
+
+def _contrast(ratio: np.ndarray) -> float:
+    """Change-then-refine: mean ratio of the first FIRST_BLOCKS columns (blocks) over that of the others."""
+    return float(ratio[:, :FIRST_BLOCKS].mean() / ratio[:, FIRST_BLOCKS:].mean())
 
 
 def architecture_verdicts(dataset: str, frame: pd.DataFrame) -> list[Verdict]:
-    """Chapter 3's comparison of the four architectures (`frame` from `architectures`)."""
-    share = frame.dropna(subset=["cos"]).groupby("arch", sort=False).cos.apply(lambda c: (c < 0).mean())
-    contrast = {arch: change_then_refine(f) for arch, f in frame.groupby("arch", sort=False)}
+    """`architectures_align` and `single_sharper` from `architectures` (none where it is empty)."""
+    if frame.empty:
+        return []
+    trained = frame[frame.trained]
+    names = list(dict.fromkeys(trained.arch))
+    cos = {name: _by_seed(trained[(trained.arch == name) & ~trained.downsample], "cos") for name in names}
+    seeds = sorted(set.intersection(*(set(c) for c in cos.values())))
+    align = [stats.measure(lambda *tables: min(_share_negative(t) for t in tables),
+                           *(cos[name][s].to_numpy() for name in names), seed=s) for s in seeds]
+    shares = {name: np.mean([_share_negative(cos[name][s].to_numpy()) for s in seeds]) for name in names}
+
     single = frame.arch[frame.layout == "single"].iloc[0]
     standard = frame.arch[frame.main].iloc[0]
+
+    def ratios(t: bool) -> dict[int, list[np.ndarray]]:
+        part = frame[frame.trained == t]
+        tables = {name: _by_seed(part[part.arch == name], "ratio") for name in (single, standard)}
+        return {s: [tables[single][s].to_numpy(), tables[standard][s].to_numpy()] for s in seeds}
+
+    sharper = {t: ratios(t) for t in (True, False)}
+    t_meas, u_meas = _paired(lambda a, b: _contrast(a) / _contrast(b), sharper[True], sharper[False])
+
+    def contrasts(t: bool) -> str:
+        values = np.array([[_contrast(a), _contrast(b)] for a, b in sharper[t].values()]).mean(axis=0)
+        return f"{single} {values[0]:.2f}, {standard} {values[1]:.2f}"
+
     return [
-        # four in five blocks of every net, so that a block or two with a cosine near zero do not decide it
-        Verdict(CLAIMS["architectures_align"], "share of blocks with cos < 0: "
-                + ", ".join(f"{arch} {v:.0%}" for arch, v in share.items()), bool((share >= 0.8).all()), dataset),
-        Verdict(CLAIMS["single_sharper"], f"ratio of the first 3 blocks / the rest: {single} {contrast[single]:.1f}, "
-                f"{standard} {contrast[standard]:.1f}", contrast[single] > contrast[standard], dataset),
+        check(CLAIMS["architectures_align"], dataset, align,
+              detail="share of blocks with cos < 0 (mean over seeds): "
+                     + ", ".join(f"{name} {v:.0%}" for name, v in shares.items())),
+        check(CLAIMS["single_sharper"], dataset, t_meas, u_meas,
+              detail=f"first {FIRST_BLOCKS} blocks over the rest, trained: {contrasts(True)}; untrained: "
+                     f"{contrasts(False)} (mean over seeds)"),
     ]
 
 
 def verdicts(dataset: str, alignment: pd.DataFrame, ratios: pd.DataFrame, drops: pd.DataFrame,
-             readouts: pd.DataFrame, unrolled: Unrolled, architectures: pd.DataFrame) -> list[Verdict]:
-    """Every claim of Chapter 3 on one data set: `refinement_verdicts`, then `architecture_verdicts`."""
-    return (refinement_verdicts(dataset, alignment, ratios, drops, readouts, unrolled)
+             readouts: pd.DataFrame, unrolled: pd.DataFrame, architectures: pd.DataFrame) -> list[Verdict]:
+    """Every claim of Chapter 3 on one data set, from the frames of the steps above, in CLAIMS order."""
+    return (alignment_verdicts(dataset, alignment) + [norm_ratio_verdict(dataset, ratios),
+                                                      drop_verdict(dataset, drops)]
+            + readout_verdicts(dataset, readouts) + unrolling_verdicts(dataset, unrolled)
             + architecture_verdicts(dataset, architectures))
 
 
-# ---- the figures
+# ---- the text the run writes
+
+def emergence(frame: pd.DataFrame) -> str:
+    """What `alignment_over_training` shows about when the negative sign appears, in a sentence or two."""
+    cos = frame.dropna(subset=["cos"]).groupby(["epoch", "block"]).cos.mean().unstack("block")
+    negative = (cos < 0).sum(axis=1)
+    blocks = cos.shape[1]
+    final = cos.index.max()
+
+    def at(epoch: int) -> str:
+        return f"{negative[epoch]} of {blocks} blocks negative (mean cosine {cos.loc[epoch].mean():+.4f})"
+
+    steps = "; ".join(f"after epoch {e}: {at(e)}" for e in cos.index[1:-1])
+    text = (f"At initialisation (epoch 0, mean over seeds): {at(0)}. " + (f"{steps[0].upper()}{steps[1:]}. "
+            if steps else "") + f"At the end (epoch {final}): {at(final)}. ")
+    if negative[0] >= 0.8 * blocks:
+        text += ("So in this run the negative sign is already there before any training: what training "
+                 "changes is its size, not its sign.")
+    elif negative[final] >= 0.8 * blocks:
+        text += ("So in this run the negative sign appears during training: most blocks do not have it at "
+                 "initialisation.")
+    else:
+        text += "Neither at initialisation nor at the end do most blocks have a negative mean cosine in this run."
+    return text
+
+
+# where to look when a claim does not hold (said only for claims that do not)
+LIKELY_REASONS = {
+    "drop_first_blocks": "the untrained net sits near chance with or without a block (detail column), so its "
+                         "control rules out little and the decision rests on the trained net's own rises",
+    "intermediate_accuracy": "the untrained net's read-outs move by a few points too (detail column); where the "
+                             "trained net is already near its final accuracy after the first block of the last "
+                             "stage, little is left for the later blocks to add beyond that",
+    "unroll_naive": "where the untrained block grows the features as much as the trained one or more (detail "
+                    "column), the explosion comes from applying a pre-activation block again and again, with "
+                    "nothing to shrink its output, and not from what training taught it: the paper's observation "
+                    "is then true of this architecture, but it is no evidence about learned refinement",
+    "borderline_corrected": "it rests on the borderline cases counted in the detail column",
+    "unroll_scaled": "the detail column gives the training loss before unrolling, which may leave little to remove",
+    "unroll_borderline": f"it is measured only where every seed has at least {MIN_BORDERLINE} borderline test "
+                         "examples (counts in the detail column)",
+}
+
+
+# ---- the figures (means over seeds; the spread over seeds where it helps)
 
 def plot_alignment(frame: pd.DataFrame, title: str) -> plt.Figure:
-    """Jastrzebski et al. Fig. 4 analogue: cos(F_i(h_i), dL/dh_i) per block, mean ± sd over seeds."""
+    """Jastrzebski et al. Fig. 4 analogue: cos(F_i(h_i), dL/dh_i) per block, mean ± sd over seeds (gaps at
+    the downsampling blocks, where it is undefined)."""
+    per_seed = frame.groupby(["net", "split", "seed", "block"]).cos.mean()
     fig, ax = plt.subplots(figsize=(9, 3.4))
-    sns.lineplot(data=frame, x="block", y="cos", hue="net", style="split", style_order=["test", "train"],
-                 errorbar="sd", marker="o", ms=3, ax=ax)
+    for i, net in enumerate(("pre-activation", "post-activation")):
+        for split, dashes in (("test", "-"), ("train", "--")):
+            if (net, split) not in per_seed.index.droplevel(["seed", "block"]):
+                continue
+            cos = per_seed.loc[net, split].unstack("block")
+            mean, sd = cos.mean(), cos.std(ddof=1) if len(cos) > 1 else None
+            ax.plot(mean.index, mean, dashes, color=f"C{i}", marker="o", ms=3, label=f"{net}, {split}")
+            if sd is not None:
+                ax.fill_between(mean.index, mean - sd, mean + sd, color=f"C{i}", alpha=0.15, lw=0)
     ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("block")
     ax.set_ylabel("cos(F(h), dL/dh)")
-    ax.set_title(title)
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), frameon=False)
+    ax.set_title(f"{title}, mean ± sd over {frame.seed.nunique()} seed(s)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), frameon=False)
     fig.tight_layout()
     return fig
 
 
 def plot_alignment_over_training(frame: pd.DataFrame, title: str) -> plt.Figure:
-    """The alignment per block after a few epochs and at the end: how it emerges during training."""
+    """The alignment per block at initialisation (epoch 0), after a few epochs and at the end, mean over seeds."""
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    sns.lineplot(data=frame, x="block", y="cos", hue="epoch", palette="crest", marker="o", ms=3, ax=ax)
+    cos = frame.groupby(["epoch", "block"]).cos.mean().unstack("block")  # NaN at downsampling blocks: gaps
+    colours = sns.color_palette("crest", len(cos) - 1)
+    for i, (epoch, row) in enumerate(cos.iterrows()):
+        style = {"ls": "--", "color": "grey", "label": "0 (untrained)"} if epoch == 0 else \
+            {"color": colours[i - 1], "label": str(epoch)}
+        ax.plot(row.index, row, marker="o", ms=3, **style)
     ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("block")
     ax.set_ylabel("cos(F(h), dL/dh)")
-    ax.set_title(title)
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), frameon=False, title="after epoch")
+    ax.set_title(f"{title}, mean over {frame.seed.nunique()} seed(s)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), frameon=False, title="after epoch")
     fig.tight_layout()
     return fig
 
 
 def plot_block_effects(ratios: pd.DataFrame, drops: pd.DataFrame, title: str) -> plt.Figure:
-    """Norm ratio ||F(h)||/||h|| per block (Fig. 2) and accuracy with each block dropped (Fig. 3)."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.4))
-    sns.lineplot(data=ratios, x="block", y="ratio", hue="net", marker="o", ms=3, ax=a)
+    """Norm ratio ||F(h)||/||h|| per block (Fig. 2), trained and untrained, and the test accuracy with each
+    block dropped (Fig. 3); means over seeds, bars ± sd."""
+    r = ratios.groupby(["net", "trained", "seed", "block"], as_index=False).ratio.mean()
+    r["state"] = r.trained.map({True: "trained", False: "untrained"})
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11.5, 3.4))
+    sns.lineplot(data=r, x="block", y="ratio", hue="net", style="state", style_order=["trained", "untrained"],
+                 marker="o", ms=3, errorbar="sd", ax=a)
     a.set_ylabel("||F(h)|| / ||h||")
     a.set_title("how much each block changes the features", fontsize=10)
-    colours = ["#dd8452" if f else NET_COLOURS["residual"] for f in drops.first_of_stage]
-    b.bar(drops.block, 100 * (1 - drops.error), color=colours)
-    b.axhline(100 * (1 - drops.baseline_err.iloc[0]), color="k", lw=1, label="no block dropped")
+    a.legend(fontsize=8, frameon=False)
+    d = drops[drops.trained]
+    acc = 100 * (1 - d.groupby(["seed", "block"]).mistake.mean()).unstack("block")
+    first = _per_block(d, "first_of_stage")
+    colours = ["#dd8452" if f else NET_COLOURS["residual"] for f in first]
+    b.bar(acc.columns, acc.mean(), yerr=acc.std(ddof=1) if len(acc) > 1 else None, color=colours)
+    b.axhline(100 * (1 - d.groupby("seed").intact_mistake.mean().mean()), color="k", lw=1, label="no block dropped")
     b.set_ylabel("test accuracy (%)")
     b.set_xlabel("dropped block (orange: first of a stage)")
-    b.set_title("dropping one block (pre-activation net)", fontsize=10)
+    b.set_title("dropping one block (pre-activation nets)", fontsize=10)
     b.legend(loc="lower right", framealpha=0.9)
-    fig.suptitle(title)
+    fig.suptitle(f"{title}, mean over {drops.seed.nunique()} seed(s)")
     fig.tight_layout()
     return fig
 
 
 def plot_readouts(frame: pd.DataFrame, title: str) -> plt.Figure:
-    """Fig. 5-6: the final classifier read after each block of the last stage; borderline corrections."""
+    """Fig. 5-6: the final classifier read after each block of the last stage; borderline corrections.
+    Accuracy, loss and entropy: means over examples and seeds; corrections: counts per seed, mean over seeds.
+    The untrained nets' accuracy (the control) is the dashed line."""
+    control = frame[~frame.trained].groupby(["seed", "block"]).correct.mean().groupby("block").mean()
+    frame = frame[frame.trained]
+    per_seed = frame.groupby(["seed", "block"]).agg(accuracy=("correct", "mean"), loss=("loss", "mean"),
+                                                    entropy=("entropy", "mean"), corrected=("corrected", "sum"),
+                                                    broken=("broken", "sum"))
+    m = per_seed.groupby("block").mean()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    axes[0].plot(frame.block, 100 * frame.accuracy, marker="o")
+    axes[0].plot(m.index, 100 * m.accuracy, marker="o", label="trained")
+    axes[0].plot(control.index, 100 * control, "--", color="grey", marker="o", ms=3, label="untrained")
     axes[0].set_ylabel("test accuracy (%)")
-    axes[1].plot(frame.block, frame.loss, marker="o", label="loss")
-    axes[1].plot(frame.block, frame.entropy, marker="s", label="entropy")
+    axes[0].legend(frameon=False, fontsize=8)
+    axes[1].plot(m.index, m.loss, marker="o", label="loss")
+    axes[1].plot(m.index, m.entropy, marker="s", label="entropy")
     axes[1].legend(frameon=False)
-    f = frame.dropna(subset=["corrected"])
-    axes[2].bar(f.block - 0.2, f.corrected, width=0.4, label="corrected by the next block")
-    axes[2].bar(f.block + 0.2, f.broken, width=0.4, label="broken by the next block")
+    c = m.iloc[:-1]
+    axes[2].bar(c.index - 0.2, c.corrected, width=0.4, label="corrected by the next block")
+    axes[2].bar(c.index + 0.2, c.broken, width=0.4, label="broken by the next block")
     axes[2].set_ylabel("borderline test examples")
     axes[2].legend(frameon=False, fontsize=8)
     for ax in axes:
         ax.set_xlabel("block of the last stage")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    fig.suptitle(title)
+    fig.suptitle(f"{title}, mean over {frame.seed.nunique()} seed(s)")
     fig.tight_layout()
     return fig
 
 
-def plot_unrolling(unrolled: Unrolled, title: str) -> plt.Figure:
-    """Fig. 7: the last block applied again and again, naively and with a scaled output."""
-    naive, scaled_train, scaled_test = unrolled.naive, unrolled.scaled_train, unrolled.scaled_test
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    axes[0].semilogy(naive.step, naive.norm, marker="o", ms=3, label="naive (scale 1)")
-    axes[0].semilogy(scaled_test.step, scaled_test.norm, marker="o", ms=3, label=f"scale {unrolled.scale}")
+def plot_unrolling(frame: pd.DataFrame, title: str) -> plt.Figure:
+    """Fig. 7: the last block applied again and again, naively and with a scaled output (mean over seeds); the
+    untrained net's last block applied naively (the control of `unroll_naive`) beside them."""
+    frame = frame.assign(kind=frame.kind.where(frame.trained, frame.kind + ", untrained"))
+    per_seed = frame.groupby(["kind", "split", "seed", "step"], as_index=False)[["norm", "loss", "correct"]].mean()
+    border = frame[frame.borderline.astype(bool) & (frame.split == "test") & (frame.kind == "scaled")]
+    border = border.groupby(["seed", "step"], as_index=False).correct.mean().assign(what="the borderline ones")
+    scales = ", ".join(f"{s:g}" for s in frame[frame.kind == "scaled"].groupby("seed").scale.first())
+    n_border = frame[(frame.step == 0) & (frame.split == "test") & (frame.kind == "scaled")].borderline.sum()
+    fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.2))
+    test = per_seed[per_seed.split == "test"]
+    sns.lineplot(data=test, x="step", y="norm", hue="kind", marker="o", ms=3, errorbar=None, ax=axes[0])
+    axes[0].set_yscale("log")
     axes[0].set_ylabel("mean ||h|| (log)")
-    axes[0].legend(frameon=False)
-    axes[1].plot(scaled_train.step, scaled_train.loss, marker="o", ms=3, color="C1")
-    axes[1].set_ylabel("training loss (scaled)")
-    axes[2].plot(scaled_test.step, 100 * scaled_test.accuracy, marker="o", ms=3, label="all test examples")
-    axes[2].plot(scaled_test.step, 100 * scaled_test.borderline_accuracy, marker="s", ms=3,
-                 label=f"the {scaled_test.borderline_count.iloc[0]} borderline ones")
-    axes[2].set_ylabel("test accuracy (%)")
-    axes[2].legend(frameon=False, fontsize=8)
+    axes[0].legend(frameon=False, title=f"scale per seed: {scales}", title_fontsize=7, fontsize=8)
+    train = per_seed[per_seed.split == "train"]
+    sns.lineplot(data=train, x="step", y="loss", marker="o", ms=3, color="C1", errorbar=None, ax=axes[1])
+    axes[1].set_ylabel("training loss (scored half)")
+    acc = pd.concat([test[test.kind == "scaled"].assign(what="all test examples"), border])
+    sns.lineplot(data=acc.assign(correct=100 * acc.correct), x="step", y="correct", hue="what", marker="o", ms=3,
+                 errorbar=None, ax=axes[2])
+    axes[2].set_ylabel("test accuracy (%), scaled")
+    axes[2].legend(frameon=False, fontsize=8, title=f"borderline: {n_border} over all seeds", title_fontsize=7)
     for ax in axes:
         ax.set_xlabel("extra applications of the last block")
-    fig.suptitle(title)
+    fig.suptitle(f"{title}, mean over {frame.seed.nunique()} seed(s)")
     fig.tight_layout()
     return fig
 
 
 def plot_architectures(frame: pd.DataFrame, title: str) -> plt.Figure:
-    """Per block of each architecture: alignment, norm ratio and the error after dropping the block."""
+    """Per block of each architecture: alignment, norm ratio and the error after dropping the block (trained
+    nets; the mean over seeds of the per-seed means over test examples)."""
+    t = frame[frame.trained]
+    per_seed = t.groupby(["arch", "seed", "block", "position"], as_index=False)[["cos", "ratio", "mistake"]].mean()
+    per_seed["drop_err"] = 100 * per_seed.mistake
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
     panels = (("cos", "cos(F(h), dL/dh)"), ("ratio", "||F(h)|| / ||h||"), ("drop_err", "error without the block (%)"))
     for ax, (column, label) in zip(axes, panels, strict=True):
-        frame_pct = frame.assign(drop_err=frame.drop_err * 100)
-        sns.lineplot(data=frame_pct, x="position", y=column, hue="arch", marker="o", markersize=4, ax=ax)
+        sns.lineplot(data=per_seed, x="position", y=column, hue="arch", marker="o", markersize=4, errorbar=None,
+                     ax=ax)
         if column == "cos":
             ax.axhline(0, color="black", lw=0.8)
         ax.set_xlabel("block (0 = first, 1 = last)")
@@ -409,6 +843,6 @@ def plot_architectures(frame: pd.DataFrame, title: str) -> plt.Figure:
     for ax in axes[:2]:
         ax.get_legend().remove()
     sns.move_legend(axes[2], "upper left", bbox_to_anchor=(1, 1), frameon=False)
-    fig.suptitle(title, y=1.02)
+    fig.suptitle(f"{title}, mean over {frame.seed.nunique()} seed(s)", y=1.02)
     fig.tight_layout()
     return fig

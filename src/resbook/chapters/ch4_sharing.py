@@ -1,9 +1,10 @@
 """Chapter 4, block sharing (Jastrzebski et al. 2018, Sec. 4.5): naive sharing fails, unshared batch norm fixes it.
 
 The notebook `book/04_block_sharing.ipynb` calls, in order: `variants` (the nets compared, as `Variant`s),
-`train` (every variant, pre-activation, on one data set), `finals` and `table1_analogue` (Table 1 beside
-ours), `feature_norms` and `gradient_norms` (the probes at initialisation and after training), then
-`verdicts`; each figure is one of the functions at the end.
+`train` (every variant, pre-activation, on the profile's first data set, every seed), `finals` and
+`mistakes` (which test examples each net gets wrong), `table1_analogue` (Table 1 beside ours),
+`feature_norms` and `gradient_norms` (the probes at initialisation and after training, every seed), then
+`verdicts` (read out with `claims.reading` and `LIKELY_REASONS`); each figure is one of the functions at the end.
 """
 
 from __future__ import annotations
@@ -11,39 +12,54 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
 
-from .. import data, probes, runs
-from ..claims import Claim, Verdict, declare, pct
-from ..models import SHARED_BN, ResNet, count_parameters
+from .. import data, probes, runs, stats
+from ..claims import Claim, Direction, Verdict, check, declare
+from ..models import SHARED_BN, count_parameters
 from ..papers import JASTRZEBSKI2018, TABLE1
 from ..profiles import Profile
-from ..train import TrainConfig, TrainResult
+from ..train import TRAIN_EVAL_EXAMPLES, TrainConfig, TrainResult
 from . import checkpoint_epochs
 
 NOTEBOOK = "04_block_sharing"
-# A difference in error rate smaller than this (2 percentage points) is treated as no difference.
-ERROR_MARGIN = 0.02
 # Jastrzebski et al. share the top 13 of 18 blocks of every stage of a ResNet-110.
 PAPER_SHARED_SHARE = 13 / 18
-# The norm and gradient probes see the first this many training examples, as one batch in train mode
-# (batch statistics, as in training).
+# A reference net "trained" when its final training error is at most this; a seed whose reference did not
+# train gives no measurement of a claim that compares with it.
+TRAINED_ERROR = 0.05
+# The norm and gradient probes see the first this many training examples, as one batch (the units that the
+# growth claim resamples).
 PROBE_EXAMPLES = 256
 
 CLAIMS = declare(
-    Claim("sharing_naive_fails", JASTRZEBSKI2018, "Sec. 4.5, Fig. 8",
-                                      "Naive sharing does worse than an unshared net of the same size",
-                                      "shared ResNet-110 (13 of 18 blocks a stage shared) worse than ResNet-38"),
+    Claim("sharing_naive_fails", JASTRZEBSKI2018, "Sec. 4.5",
+          "Naive sharing does worse than an unshared net of the same size",
+          "shared ResNet-110 (13 of 18 blocks a stage shared) worse than ResNet-38",
+          "test error, naively shared net minus the unshared net of the same size", Direction.ABOVE, 0.01,
+          "Sec. 4.5: naive sharing is worse than ResNet-32/38 of similar size; 1 point counts", points=True),
     Claim("sharing_ubn_fixes", JASTRZEBSKI2018, "Table 1", "Unshared batch norm rescues the shared net",
-                                    "ResNet-110-UBN 0.63 / 6.62 vs ResNet-38 1.20 / 6.99 (570k vs 565k params)"),
+          "ResNet-110-UBN 0.63 / 6.62 vs ResNet-38 1.20 / 6.99 (570k vs 565k params)",
+          f"test error, shared net with UBN minus the unshared net of the same size (seeds where that net "
+          f"trained: training error at most {TRAINED_ERROR:.0%})", Direction.WITHIN, 0.01,
+          "Table 1's gap is 0.37 points (6.62 vs 6.99 %); the margin is 1 point, twice the 0.5-point gap He et al. "
+          "call marginal (their Table 3, options A vs B)", points=True),
     Claim("sharing_explodes", JASTRZEBSKI2018, "Sec. 4.5",
-                                   "Naive sharing makes activations grow through the repeated block",
-                                   "activations explode at initialisation; UBN (scale 0.1) keeps them small"),
+          "Naive sharing makes activations grow through the repeated block",
+          "naive sharing leads to representation explosion",
+          "growth of mean ||h|| from stem to output at initialisation (batch statistics), naively shared net "
+          "over the unshared net of the same depth", Direction.ABOVE, 2.0,
+          "an explosion is more than the unshared net's own growth; twice that counts"),
     Claim("sharing_stats_matter", JASTRZEBSKI2018, "Sec. 4.5 ablation",
-                                       "Of UBN's parts, unsharing the statistics matters most",
-                                       "unshared BN statistics give most of the gain"),
+          "Of UBN's parts, unsharing the statistics matters most",
+          "unshared BN statistics give most of the gain",
+          "test error, the better ablation that shares BN statistics (own scale/shift, or scale 0.1) minus the "
+          "ablation with its own statistics", Direction.ABOVE, 0.01,
+          "the own-statistics ablation beats both others by at least 1 point, the size that counts for "
+          "naive sharing", points=True),
 )
 
 
@@ -56,6 +72,8 @@ CLAIMS = declare(
 ROLES = ("unshared", "naive", "same size", "ubn", "ablation")
 MAIN_ROLES = ROLES[:4]  # the paper's comparison; the ablations come on top where the profile trains them
 ABLATION_ROW = "ablation (Sec. 4.5)"
+# The batch-norm modes in which every application of a shared block keeps its own statistics (models.SHARED_BN)
+OWN_STATISTICS = ("unshared", "stats")
 
 
 @dataclass(frozen=True)
@@ -93,7 +111,7 @@ def variants(profile: Profile) -> list[Variant]:
     found = [
         Variant(f"unshared-{depth}", "unshared", depth, paper_row="ResNet-110"),
         Variant(f"shared-{depth}, naive", "naive", depth, shared, "shared",
-                paper_row="shared ResNet-110 (naive, Fig. 8)"),
+                paper_row="shared ResNet-110 (naive, Sec. 4.5)"),
         Variant(f"unshared-{small} (same size)", "same size", small, paper_row="ResNet-38"),
         Variant(f"shared-{depth}, UBN", "ubn", depth, shared, "unshared", paper_row="ResNet-110-UBN"),
     ]
@@ -105,13 +123,14 @@ def variants(profile: Profile) -> list[Variant]:
 
 
 def plan(profile: Profile) -> dict[str, list[TrainConfig]]:
-    """Every variant on every data set of the profile, keyed "dataset: variant" (the notebook shows the first)."""
-    return {f"{dataset}: {v.name}": v.configs(profile, dataset)
-            for dataset in profile.datasets for v in variants(profile)}
+    """Every variant, every seed, on the profile's first data set (the only one the chapter shows)."""
+    dataset = profile.datasets[0]
+    return {v.name: v.configs(profile, dataset) for v in variants(profile)}
 
 
-def train(profile: Profile, dataset: str, *, progress: bool = True) -> dict[Variant, list[TrainResult]]:
-    """Every variant's runs on `dataset`, trained where the run cache lacks them."""
+def train(profile: Profile, dataset: str | None = None, *, progress: bool = True) -> dict[Variant, list[TrainResult]]:
+    """Every variant's runs (every seed) on `dataset` (default: the first), trained where the cache lacks them."""
+    dataset = dataset or profile.datasets[0]
     return {v: runs.sweep(v.configs(profile, dataset), progress=progress) for v in variants(profile)}
 
 
@@ -127,154 +146,309 @@ def finals(trained: dict[Variant, list[TrainResult]]) -> pd.DataFrame:
                       for v, results in trained.items()], ignore_index=True)
 
 
-def table1_analogue(finals: pd.DataFrame) -> pd.DataFrame:
-    """Jastrzebski et al. Table 1 beside ours: train / test error (mean ± std over seeds) and parameters."""
+def mistakes(trained: dict[Variant, list[TrainResult]]) -> pd.DataFrame:
+    """Which examples every run gets wrong: one row per (variant, seed, split) with the bool array `wrong`.
+
+    The test split is the test set; the train split is the one training error is measured on (the first
+    `train.TRAIN_EVAL_EXAMPLES`). The nets of a seed see the same examples, so the claims resample them in pairs.
+    """
     rows = []
-    for name, f in finals.groupby("variant", sort=False):
+    for v, results in trained.items():
+        for r in results:
+            ds = data.load(r.config.dataset)
+            n = TRAIN_EVAL_EXAMPLES
+            for split, (x, y) in (("train", (ds.train_x[:n], ds.train_y[:n])), ("test", (ds.test_x, ds.test_y))):
+                rows.append({**_described(v), "paper_row": v.paper_row, "dataset": r.config.dataset,
+                             "seed": r.config.seed, "split": split, "wrong": probes.mistakes(r.model, x, y)})
+    return pd.DataFrame(rows)
+
+
+def _interval(measured: list[stats.Measurement]) -> str:
+    est = stats.estimate(measured)
+    return f"{100 * est.value:.1f} % [{100 * est.lo:.1f}, {100 * est.hi:.1f}]"
+
+
+def table1_analogue(mistakes: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame:
+    """Jastrzebski et al. Table 1 beside ours: train / test error, the mean over seeds with its 95 % interval
+    (Student's t over seeds; with one seed, the bootstrap over examples), and parameters."""
+    params = finals.groupby("variant").params.first()
+    rows = []
+    for name, f in mistakes.groupby("variant", sort=False):
         values = TABLE1.get(f.paper_row.iloc[0])
+        errors = {split: _interval([stats.measure(np.mean, w, seed=s) for s, w in zip(g.seed, g.wrong, strict=True)])
+                  for split, g in f.groupby("split")}
         rows.append({
             "ours": name,
-            "params": f"{f.params.iloc[0] / 1e3:.0f}k",
-            "train error": pct(f.train_err.mean(), f.train_err.std() if len(f) > 1 else 0.0),
-            "test error": pct(f.test_err.mean(), f.test_err.std() if len(f) > 1 else 0.0),
+            "params": f"{params[name] / 1e3:.0f}k",
+            "train error": errors["train"],
+            "test error": errors["test"],
+            "seeds": f.seed.nunique(),
             "paper's counterpart": f.paper_row.iloc[0],
-            "paper train / test (params)": f"{values[0]} / {values[1]} % ({values[2]}k)" if values else "-",
+            "paper train / test (params)": f"{values[0]:.2f} / {values[1]:.2f} % ({values[2]}k)" if values else "-",
         })
     return pd.DataFrame(rows)
 
 
 # ---- the probes
 
-def _initial_and_trained(results: list[TrainResult]) -> tuple[tuple[str, ResNet], ...]:
-    """The first run's net at initialisation and after training."""
-    first = results[0]
-    torch.manual_seed(first.config.seed)  # the weights the first run started from: training seeds the same way
-    return ("initialisation", first.config.build_model()), ("trained", first.model)
-
-
 def _probe_batch(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
     ds = data.load(dataset)
     return ds.train_x[:PROBE_EXAMPLES], ds.train_y[:PROBE_EXAMPLES]
 
 
+# (when, statistics) of each norm probe: the claim uses the first, its detail the second, the figure the third
+PROBED = (("initialisation", "batch"), ("initialisation", "running"), ("trained", "batch"))
+
+
 def feature_norms(trained: dict[Variant, list[TrainResult]], dataset: str) -> pd.DataFrame:
-    """`probes.activation_norms` of each variant's first run, at initialisation and trained, on training data:
-    one row per (variant, when, block) with block 0 the stem."""
+    """Per-example ||h|| after the stem and after every block (`probes.activation_norms_per_example`), for every
+    run, as `PROBED` lists them: at initialisation with batch statistics (train mode, as in training) and with
+    running statistics (eval mode, as at test time), and trained with batch statistics; on the first
+    `PROBE_EXAMPLES` training examples.
+
+    One row per (variant, seed, when, statistics) with the array `norms` of shape (blocks + 1, examples).
+    The initial net is each seed's own initialisation (`probes.untrained`, seeded as training seeds it), its
+    running statistics set from the same examples.
+    """
     x, _ = _probe_batch(dataset)
-    return pd.DataFrame([{**_described(v), "dataset": dataset, "when": when, "block": i, "norm": norm}
-                         for v, results in trained.items() for when, model in _initial_and_trained(results)
-                         for i, norm in enumerate(probes.activation_norms(model, x))])
+    rows = []
+    for v, results in trained.items():
+        for r in results:
+            initial = probes.untrained(r.config, x)
+            for when, statistics in PROBED:
+                model = initial if when == "initialisation" else r.model
+                rows.append({**_described(v), "dataset": dataset, "seed": r.config.seed, "when": when,
+                             "statistics": statistics,
+                             "norms": probes.activation_norms_per_example(model, x, statistics == "batch")})
+    return pd.DataFrame(rows)
 
 
 def gradient_norms(trained: dict[Variant, list[TrainResult]], dataset: str) -> pd.DataFrame:
-    """`probes.stage_gradient_norms` of each variant's first run, at initialisation and trained, on training data:
-    one row per (variant, when, stage)."""
+    """`probes.stage_gradient_norms` of every run's initial net (its seed's initialisation), on training data:
+    one row per (variant, seed, stage)."""
     x, y = _probe_batch(dataset)
-    return pd.DataFrame([{**_described(v), "dataset": dataset, "when": when, "stage": s + 1, "norm": norm}
-                         for v, results in trained.items() for when, model in _initial_and_trained(results)
-                         for s, norm in enumerate(probes.stage_gradient_norms(model, x, y))])
+    rows = []
+    for v, results in trained.items():
+        for r in results:
+            torch.manual_seed(r.config.seed)  # the weights this run started from: training seeds the same way
+            model = r.config.build_model()
+            rows += [{**_described(v), "dataset": dataset, "seed": r.config.seed, "when": "initialisation",
+                      "stage": s + 1, "norm": norm}
+                     for s, norm in enumerate(probes.stage_gradient_norms(model, x, y))]
+    return pd.DataFrame(rows)
+
+
+def block_means(norms: pd.DataFrame) -> pd.DataFrame:
+    """`feature_norms` as mean ||h|| over the examples: one row per (variant, seed, when, statistics, block)."""
+    keys = [c for c in norms.columns if c != "norms"]
+    return pd.DataFrame([{**{k: row[k] for k in keys}, "block": b, "norm": float(value)}
+                         for _, row in norms.iterrows() for b, value in enumerate(row.norms.mean(axis=1))])
 
 
 # ---- the claims
 
-def _test_error(finals: pd.DataFrame, by: str) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Test error (mean, std over seeds) per value of column `by`, and the variant name each value stands for."""
-    test = finals.groupby(by).test_err.agg(["mean", "std"]).fillna(0.0)
-    names = finals.groupby(by).variant.unique()
-    if (names.map(len) > 1).any():
-        raise ValueError(f"several variants share one {by}: {dict(names)}")
-    return test, {key: found[0] for key, found in names.items()}
+def _test_rows(mistakes: pd.DataFrame, fields: dict) -> pd.DataFrame:
+    """The test rows of the one variant whose fields equal `fields` (e.g. role="naive")."""
+    rows = mistakes[mistakes.split == "test"]
+    for column, value in fields.items():
+        rows = rows[rows[column] == value]
+    if rows.variant.nunique() > 1:
+        raise ValueError(f"several variants have {fields}: {sorted(rows.variant.unique())}")
+    return rows
 
 
-def error_verdicts(finals: pd.DataFrame) -> list[Verdict]:
-    """Naive sharing against the unshared net of the same size, and UBN against both (one data set's runs)."""
-    dataset = finals.dataset.iloc[0]
-    test, name = _test_error(finals[finals.role.isin(MAIN_ROLES)], "role")
+def _wrong(mistakes: pd.DataFrame, **fields) -> dict[int, np.ndarray]:
+    """seed -> the test mistakes of the one variant whose fields equal `fields` (e.g. role="naive")."""
+    rows = _test_rows(mistakes, fields)
+    return dict(zip(rows.seed, rows.wrong, strict=True))
 
-    def err(role: str) -> str:
-        return f"{name[role]} {pct(test.loc[role, 'mean'], test.loc[role, 'std'])}"
 
-    naive, small, ubn = (test.loc[role, "mean"] for role in ("naive", "same size", "ubn"))
-    return [
-        Verdict(CLAIMS["sharing_naive_fails"], f"test error {err('naive')}; {err('same size')}",
-                naive > small + ERROR_MARGIN, dataset),
-        Verdict(CLAIMS["sharing_ubn_fixes"], f"test error {err('ubn')}; {err('same size')}; {err('naive')}",
-                ubn <= small + ERROR_MARGIN and ubn < naive, dataset),
-    ]
+def _name(mistakes: pd.DataFrame, **fields) -> str:
+    rows = _test_rows(mistakes, fields)
+    return rows.variant.iloc[0] if len(rows) else f"(no net with {fields})"
+
+
+def _of_seeds(n: int) -> str:
+    return f"mean of {n} seed{'s' if n != 1 else ''}"
+
+
+def _mean_error(wrong: dict[int, np.ndarray], seeds: list[int]) -> str:
+    return f"{100 * np.mean([wrong[s].mean() for s in seeds]):.1f} %"
+
+
+def train_errors(mistakes: pd.DataFrame, **fields) -> dict[int, float]:
+    """seed -> the final training error of the one variant whose fields equal `fields` (its train rows)."""
+    rows = mistakes[mistakes.split == "train"]
+    for column, value in fields.items():
+        rows = rows[rows[column] == value]
+    return {int(seed): float(np.mean(w)) for seed, w in zip(rows.seed, rows.wrong, strict=True)}
+
+
+def error_gap(claim: Claim, mistakes: pd.DataFrame, worse: dict, better: dict, guard: bool = False) -> Verdict:
+    """The verdict on "test error of the variant `worse` minus that of `better`" (fields such as role="naive"),
+    seed by seed, the two nets' test examples resampled in pairs. With `guard`, only the seeds whose `better`
+    net trained (training error at most TRAINED_ERROR) are measured: "the same" as a net that did not train
+    says nothing about the shared net."""
+    dataset = mistakes.dataset.iloc[0]
+    a, b = _wrong(mistakes, **worse), _wrong(mistakes, **better)
+    seeds = sorted(set(a) & set(b))
+    untrained = []
+    if guard:
+        errors = train_errors(mistakes, **better)
+        untrained = [s for s in seeds if errors.get(s, 1.0) > TRAINED_ERROR]
+        seeds = [s for s in seeds if s not in untrained]
+    measured = [stats.measure(lambda x, y: x.mean() - y.mean(), a[s], b[s], seed=s) for s in seeds]
+    detail = (f"test error {_name(mistakes, **worse)} {_mean_error(a, seeds)}, {_name(mistakes, **better)} "
+              f"{_mean_error(b, seeds)} "
+              f"({_of_seeds(len(seeds))})") if seeds else "no seed has both nets"
+    if untrained:
+        listing = ", ".join(f"seed {s} {100 * errors[s]:.1f} %" if s in errors else f"seed {s} not scored"
+                            for s in untrained)
+        skipped = (f"{_name(mistakes, **better)} did not train (training error above {TRAINED_ERROR:.0%}: "
+                   f"{listing}), so those seeds give no measurement")
+        detail = f"no net trained: {skipped}" if not seeds else f"{detail}; {skipped}"
+    return check(claim, dataset, measured, detail=detail)
+
+
+def error_verdicts(mistakes: pd.DataFrame) -> list[Verdict]:
+    """Naive sharing and UBN, each against the unshared net of the same size (one data set's `mistakes`)."""
+    return [error_gap(CLAIMS["sharing_naive_fails"], mistakes, {"role": "naive"}, {"role": "same size"}),
+            error_gap(CLAIMS["sharing_ubn_fixes"], mistakes, {"role": "ubn"}, {"role": "same size"}, guard=True)]
+
+
+def ablation_verdicts(mistakes: pd.DataFrame) -> list[Verdict]:
+    """The ablation that keeps its own BN statistics against the better of those that share them (decided by
+    each variant's `shared_bn`); none where the profile trains no ablations."""
+    ablations = mistakes[(mistakes.role == "ablation") & (mistakes.split == "test")]
+    if ablations.empty:
+        return []
+    own = [m for m in dict.fromkeys(ablations.shared_bn) if m in OWN_STATISTICS]
+    sharing = [m for m in dict.fromkeys(ablations.shared_bn) if m not in OWN_STATISTICS]
+    if len(own) != 1 or not sharing:
+        raise ValueError(f"the ablations need one mode with own statistics and some without; got {own}, {sharing}")
+    mine = _wrong(ablations, shared_bn=own[0])
+    others = [_wrong(ablations, shared_bn=m) for m in sharing]
+    seeds = sorted(set(mine).intersection(*others))
+
+    def gap(own_wrong: np.ndarray, *shared_wrong: np.ndarray) -> float:
+        return min(w.mean() for w in shared_wrong) - own_wrong.mean()
+
+    measured = [stats.measure(gap, mine[s], *(o[s] for o in others), seed=s) for s in seeds]
+    detail = "; ".join(f"{_name(ablations, shared_bn=m)} {_mean_error(w, seeds)}"
+                       for m, w in ((own[0], mine), *zip(sharing, others, strict=True)))
+    return [check(CLAIMS["sharing_stats_matter"], ablations.dataset.iloc[0], measured,
+                  detail=f"test error {detail} ({_of_seeds(len(seeds))})")]
+
+
+def _stem_and_output(norms: pd.DataFrame, role: str, statistics: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """seed -> per-example ||h|| after the stem and at the output, at initialisation, of the variant `role`."""
+    rows = norms[(norms.role == role) & (norms.when == "initialisation") & (norms.statistics == statistics)]
+    return {seed: (n[0], n[-1]) for seed, n in zip(rows.seed, rows.norms, strict=True)}
+
+
+def _growth(stem: np.ndarray, output: np.ndarray) -> float:
+    return float(output.mean() / stem.mean())
+
+
+def _growth_ratio(stem_a: np.ndarray, out_a: np.ndarray, stem_b: np.ndarray, out_b: np.ndarray) -> float:
+    return _growth(stem_a, out_a) / _growth(stem_b, out_b)
+
+
+def growth_ratios(norms: pd.DataFrame, statistics: str = "batch", versus: str = "unshared") -> list[stats.Measurement]:
+    """Per seed: the growth of mean ||h|| from stem to output at initialisation, naive over the variant `versus`,
+    with the probe examples resampled in pairs."""
+    naive, other = _stem_and_output(norms, "naive", statistics), _stem_and_output(norms, versus, statistics)
+    return [stats.measure(_growth_ratio, *naive[s], *other[s], seed=s) for s in sorted(set(naive) & set(other))]
 
 
 def growth_verdict(norms: pd.DataFrame) -> Verdict:
-    """How much ||h|| grows from the stem to the output at initialisation, naive against UBN (one data set)."""
+    """Naive sharing against the unshared net of the same depth, at initialisation with batch statistics (the
+    claim); with running statistics, and UBN's growth, in the detail only (UBN's BN scale starts at 0.1)."""
     dataset = norms.dataset.iloc[0]
-    init = norms[(norms.when == "initialisation") & norms.role.isin(MAIN_ROLES)]
-    growth = {}
-    for role, g in init.groupby("role"):
-        norm = g.sort_values("block").norm
-        growth[role] = norm.iloc[-1] / norm.iloc[0]
-    return Verdict(CLAIMS["sharing_explodes"],
-                   f"||h|| grows x{growth['naive']:.1f} from stem to output at initialisation when naively "
-                   f"shared, x{growth['ubn']:.1f} with UBN, x{growth['unshared']:.1f} unshared",
-                   growth["naive"] > growth["ubn"], dataset)
+    measured = growth_ratios(norms, "batch")
+    parts = []
+    for statistics in ("batch", "running"):
+        growth = {role: np.mean([_growth(*pair) for pair in _stem_and_output(norms, role, statistics).values()])
+                  for role in ("naive", "unshared", "ubn") if (norms.role == role).any()}
+        parts.append(f"{statistics} statistics: x{growth['naive']:.2f} naive, x{growth['unshared']:.2f} unshared"
+                     + (f", x{growth['ubn']:.2f} UBN" if "ubn" in growth else ""))
+    running = growth_ratios(norms, "running")
+    if running:
+        est = stats.estimate(running)
+        parts.append(f"naive over unshared with running statistics {est.value:.2f} [{est.lo:.2f}, {est.hi:.2f}]")
+    detail = (f"||h|| from stem to output at initialisation ({_of_seeds(len(measured))}), "
+              + "; ".join(parts))
+    return check(CLAIMS["sharing_explodes"], dataset, measured, detail=detail)
 
 
-def ablation_verdicts(finals: pd.DataFrame) -> list[Verdict]:
-    """Which single part of UBN gives the lowest test error (none where the profile trains no ablations)."""
-    ablations = finals[finals.role == "ablation"]
-    if ablations.empty:
-        return []
-    test, name = _test_error(ablations, "shared_bn")
-    order = list(dict.fromkeys(ablations.shared_bn))
-    best = min(order, key=lambda mode: test.loc[mode, "mean"])
-    ours = "; ".join(f"{name[mode]} {pct(test.loc[mode, 'mean'], test.loc[mode, 'std'])}" for mode in order)
-    return [Verdict(CLAIMS["sharing_stats_matter"], f"test error {ours}", best == "stats",
-                    ablations.dataset.iloc[0])]
+def verdicts(mistakes: pd.DataFrame, norms: pd.DataFrame) -> list[Verdict]:
+    """Chapter 4's claims on one data set, from `mistakes` (one row per run and split) and `feature_norms`."""
+    return error_verdicts(mistakes) + [growth_verdict(norms)] + ablation_verdicts(mistakes)
 
 
-def verdicts(finals: pd.DataFrame, norms: pd.DataFrame) -> list[Verdict]:
-    """Chapter 4's claims for every data set in `finals` (one row per run) and `norms` (`feature_norms`)."""
-    found = []
-    for dataset, f in finals.groupby("dataset", sort=False):
-        found += error_verdicts(f) + [growth_verdict(norms[norms.dataset == dataset])] + ablation_verdicts(f)
-    return found
+# What a reader should know about a verdict that does not hold here, by claim: the likely reason at small scale.
+LIKELY_REASONS = {
+    "sharing_naive_fails": "our shared groups repeat a block fewer times than the paper's 13, and a small data set "
+                           "leaves few test examples, so a gap of a point or two is hard to resolve",
+    "sharing_ubn_fixes": "an equivalence needs a narrow interval: with few test examples or seeds the interval "
+                         "is wider than the ±1-point margin even when the two nets are close; and a seed whose "
+                         "same-size net did not train is not measured (detail column)",
+    "sharing_explodes": "the unshared net of the same depth also grows its features (every block adds to them), "
+                        "and where the figure shows ||h|| falling at the first block of a stage, the growth from "
+                        "stem to output understates the growth within the shared groups",
+    "sharing_stats_matter": "the three ablations differ by a point or so, close to the seed-to-seed spread",
+}
 
 
 # ---- the figures
 
+def _t_interval(values: pd.Series) -> tuple[float, float]:
+    """Student's t 95 % interval of the mean over seeds (a point when there is one seed)."""
+    est = stats.estimate([stats.Measurement(float(v), np.array([float(v)])) for v in values])
+    return est.lo, est.hi
+
+
 def errors(finals: pd.DataFrame, title: str) -> plt.Figure:
-    """Train and test error of every sharing variant, mean ± sd over seeds (Jastrzebski Table 1, Fig. 8)."""
+    """Train and test error of every sharing variant: mean over seeds with its 95 % interval (Table 1, Sec. 4.5)."""
     long = finals.melt(id_vars=["variant", "seed"], value_vars=["train_err", "test_err"], var_name="split",
                        value_name="error")
     long["error"] *= 100
     long["split"] = long.split.map({"train_err": "train", "test_err": "test"})
     fig, ax = plt.subplots(figsize=(10, 0.5 * finals.variant.nunique() + 1.5))
-    sns.barplot(data=long, y="variant", x="error", hue="split", errorbar="sd", ax=ax, orient="h")
-    ax.set_xlabel("error (%)")
+    sns.barplot(data=long, y="variant", x="error", hue="split", ax=ax, orient="h",
+                errorbar=lambda v: tuple(np.clip(_t_interval(v), 0, 100)))  # an error rate lies in [0, 100] %
+    seeds = finals.seed.nunique()
+    ax.set_xlabel(f"error (%), mean of {seeds} seed{'s' if seeds > 1 else ''}"
+                  + (" with 95 % interval" if seeds > 1 else ""))
     ax.set_ylabel("")
     ax.set_title(title)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), frameon=False)
     fig.tight_layout()
     return fig
 
 
 def norms_and_gradients(norms: pd.DataFrame, gradients: pd.DataFrame, title: str,
                         roles: tuple[str, ...] = MAIN_ROLES) -> plt.Figure:
-    """||h|| after every block (train-mode statistics), at initialisation and after training, and the
-    gradient norm of each stage's convolutions at initialisation, for the variants of the given roles."""
-    norms, gradients = norms[norms.role.isin(roles)], gradients[gradients.role.isin(roles)]
-    order = list(dict.fromkeys(norms.variant))
+    """Mean ||h|| after every block (batch statistics), at initialisation and after training, and the gradient
+    norm of each stage's convolutions at initialisation: mean over seeds, the band their range."""
+    means = block_means(norms[norms.role.isin(roles) & (norms.statistics == "batch")])
+    gradients = gradients[gradients.role.isin(roles)]
+    order = list(dict.fromkeys(means.variant))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     for ax, when in zip(axes[:2], ("initialisation", "trained"), strict=True):
-        sns.lineplot(data=norms[norms.when == when], x="block", y="norm", hue="variant", hue_order=order, ax=ax,
-                     marker="o", ms=3)
+        sns.lineplot(data=means[means.when == when], x="block", y="norm", hue="variant", hue_order=order, ax=ax,
+                     errorbar=("pi", 100), marker="o", ms=3, markeredgewidth=0)
         ax.set_yscale("log")
         ax.set_title(f"mean ||h|| at {when}" if when == "initialisation" else "mean ||h|| after training",
                      fontsize=10)
         ax.set_xlabel("block (0 = stem)")
         ax.get_legend().remove()
     sns.barplot(data=gradients[gradients.when == "initialisation"], x="stage", y="norm", hue="variant",
-                hue_order=order, ax=axes[2])
+                hue_order=order, errorbar=("pi", 100), ax=axes[2])
     axes[2].set_yscale("log")
     axes[2].set_title("gradient norm per stage at initialisation", fontsize=10)
     sns.move_legend(axes[2], "upper left", bbox_to_anchor=(1, 1), frameon=False)
-    fig.suptitle(title)
+    seeds = means.seed.nunique()
+    fig.suptitle(f"{title}: mean of {seeds} seed{'s' if seeds > 1 else ''}" + (", band the range" if seeds > 1 else ""))
     fig.tight_layout()
     return fig

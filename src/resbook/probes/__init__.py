@@ -5,11 +5,15 @@
 - `paths`: the input gradient split by path length, exactly and by sampling (Veit et al. Fig. 6)
 - `refinement`: alignment with the loss gradient, norm ratios, read-outs, unrolling (Jastrzebski et al.)
 - `sharing`: activations and gradients of nets whose blocks share weights (Jastrzebski et al. Sec. 4.5)
+- `controls`: the same net untrained, the control of a structural claim
 """
 
+from .controls import untrained
 from .lesions import (
     error_rate,
+    lesion_mistakes,
     lesioned,
+    mistakes,
     random_lesions,
     random_reorderings,
     reordered,
@@ -19,16 +23,20 @@ from .lesions import (
 from .paths import effective_range, gradient_by_length, path_gradients, sampled_path_gradients
 from .refinement import (
     block_alignment,
+    block_alignment_per_example,
     choose_unroll_scale,
     intermediate_readouts,
     norm_ratios,
+    norm_ratios_per_example,
     unroll_last_block,
 )
 from .responses import layer_response_stds, response_frame, response_layers
-from .sharing import activation_norms, stage_gradient_norms
+from .sharing import activation_norms, activation_norms_per_example, stage_gradient_norms
 
 __all__ = [
-    "activation_norms", "block_alignment", "choose_unroll_scale", "effective_range", "error_rate",
+    "activation_norms", "activation_norms_per_example", "block_alignment", "block_alignment_per_example",
+    "lesion_mistakes", "mistakes", "norm_ratios_per_example", "untrained", "choose_unroll_scale", "effective_range",
+    "error_rate",
     "gradient_by_length", "intermediate_readouts", "layer_response_stds", "lesioned", "norm_ratios",
     "path_gradients", "random_lesions", "random_reorderings", "reordered", "response_frame", "response_layers",
     "sampled_path_gradients", "single_lesions", "stage_gradient_norms", "swappable_groups", "unroll_last_block",

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..models import eval_mode
 from ..train import evaluate
 
 
@@ -33,6 +34,31 @@ def lesioned(model: nn.Module, deleted: Iterable[int]) -> Iterator[nn.Module]:
     finally:
         for i in deleted:
             del blocks[i].forward
+
+
+@torch.no_grad()
+def mistakes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
+    """Per example of `x`: True where `model` (eval mode) misclassifies it. Its mean is `error_rate`."""
+    with eval_mode(model):
+        return np.concatenate([(model(x[i:i + batch_size]).argmax(1) != y[i:i + batch_size]).numpy()
+                               for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
+def lesion_mistakes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """`mistakes` with each block deleted alone: shape (blocks, examples); row means are `single_lesions`.
+
+    Reuses the intact forward pass up to the deleted block (about half the cost of a pass per lesion).
+    """
+    with eval_mode(model):
+        hs = model.features(x)
+        rows = []
+        for i, block in enumerate(model.blocks):
+            h = block.shortcut(hs[i])  # the deleted block passes its input through its shortcut only
+            for later in model.blocks[i + 1:]:
+                h = later(h)
+            rows.append((model.head(h).argmax(1) != y).numpy())
+        return np.stack(rows)
 
 
 def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -64,7 +64,8 @@ def sampled_path_gradients(
     """Veit et al.'s sampling: for each length k, `samples` random sets of k blocks; the gradient at h0
     along the single path through the branches of those blocks and the skips of all others.
 
-    Returns (mean norm of one path of each length, shape (n + 1,)) and the unbiased estimate of
+    Returns (the gradient norm at each example of each sampled path, shape (n + 1, samples x examples),
+    sample-major) and the unbiased estimate of
     `path_gradients`: C(n, k) times the mean path gradient, shape (n + 1, *h0.shape). All samples of one
     length go backwards together, as copies of the batch.
     """
@@ -76,7 +77,7 @@ def sampled_path_gradients(
     pieces = [_block_pieces(net.blocks[i], hs[i]) for i in range(n)]
     g_out = _loss_gradient_at_output(net, hs[-1], y.repeat(samples))
     rng = np.random.default_rng(seed)
-    mean_norms = np.zeros(n + 1)
+    norms = np.zeros((n + 1, samples * b))
     estimates = []
     for k in range(n + 1):
         chosen = torch.zeros(samples, n, dtype=torch.bool)
@@ -90,9 +91,9 @@ def sampled_path_gradients(
             pick = chosen[:, i].repeat_interleave(b).view(-1, *[1] * (u.dim() - 1))
             u = torch.where(pick, through_branch, through_skip)
         per_sample = u.view(samples, b, *u.shape[1:])
-        mean_norms[k] = per_sample.flatten(1).norm(dim=1).mean().item()
+        norms[k] = per_sample.flatten(2).norm(dim=2).flatten().numpy()  # one per (sample, example)
         estimates.append(math.comb(n, k) * per_sample.mean(0))
-    return mean_norms, torch.stack(estimates)
+    return norms, torch.stack(estimates)
 
 
 def effective_range(mass: np.ndarray, share: float = 0.9) -> tuple[int, int]:
@@ -111,7 +112,9 @@ def gradient_by_length(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sampl
                        seed: int = 0) -> tuple[pd.DataFrame, dict[str, float]]:
     """Both measures of Veit et al.'s Fig. 6 for one batch, one row per path length k.
 
-    path_norm: mean norm of one sampled path's gradient; sampled_total: C(n,k) x path_norm (Veit's total);
+    path_norm: mean norm, per example, of one sampled path's gradient (sample_norms: each (sampled path,
+    example) pair's, an array);
+    sampled_total: C(n,k) x path_norm (Veit's total);
     exact_total: the norm of `path_gradients` entry k; estimate_error: relative error of the sampling
     estimate of that entry. Also returns the seconds each method took.
     """
@@ -119,13 +122,15 @@ def gradient_by_length(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sampl
     exact = path_gradients(model, x, y)
     t_exact = time.perf_counter() - start
     start = time.perf_counter()
-    path_norm, estimate = sampled_path_gradients(model, x, y, samples=samples, seed=seed)
+    sample_norms, estimate = sampled_path_gradients(model, x, y, samples=samples, seed=seed)
+    path_norm = sample_norms.mean(1)
     t_sampled = time.perf_counter() - start
     n = len(exact) - 1
     exact_norm = exact.flatten(1).norm(dim=1).numpy()
     frame = pd.DataFrame({
         "k": np.arange(n + 1),
         "path_norm": path_norm,
+        "sample_norms": list(sample_norms),
         "sampled_total": [math.comb(n, k) * path_norm[k] for k in range(n + 1)],
         "exact_total": exact_norm,
         "estimate_error": ((estimate - exact).flatten(1).norm(dim=1).numpy() / np.maximum(exact_norm, 1e-300)),

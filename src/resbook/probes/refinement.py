@@ -21,10 +21,10 @@ def _per_example(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1)
 
 
-def block_alignment(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """Per block: the mean over examples of cos(F_i(h_i), dL/dh_i), L the summed cross-entropy, eval mode.
+def block_alignment_per_example(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Per block and example: cos(F_i(h_i), dL/dh_i), L the summed cross-entropy, eval mode; shape (blocks, examples).
 
-    NaN for blocks whose branch output has another shape than their input (downsampling blocks).
+    NaN rows for blocks whose branch output has another shape than their input (downsampling blocks).
     """
     with eval_mode(model):
         hs = [model.stem(x)]
@@ -32,28 +32,36 @@ def block_alignment(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[
             hs.append(block(hs[-1]))
         loss = F.cross_entropy(model.head(hs[-1]), y, reduction="sum")
         grads = torch.autograd.grad(loss, hs[:-1])
-        out = []
+        out = np.full((len(model.blocks), len(x)), np.nan)
         with torch.no_grad():
-            for block, h, g in zip(model.blocks, hs[:-1], grads, strict=True):
+            for i, (block, h, g) in enumerate(zip(model.blocks, hs[:-1], grads, strict=True)):
                 branch = block.branch(h)
-                if branch.shape != h.shape:
-                    out.append(float("nan"))
-                    continue
-                out.append(F.cosine_similarity(_per_example(branch), _per_example(g), dim=1).mean().item())
+                if branch.shape == h.shape:
+                    out[i] = F.cosine_similarity(_per_example(branch), _per_example(g), dim=1).numpy()
         return out
 
 
+def block_alignment(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """Per block: the mean over examples of cos(F_i(h_i), dL/dh_i) (NaN for downsampling blocks)."""
+    return [float(row.mean()) for row in block_alignment_per_example(model, x, y)]
+
+
 @torch.no_grad()
-def norm_ratios(model: nn.Module, x: torch.Tensor) -> list[float]:
-    """Per block: the mean over examples of ||F_i(h_i)|| / ||h_i||, eval mode."""
+def norm_ratios_per_example(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Per block and example: ||F_i(h_i)|| / ||h_i||, eval mode; shape (blocks, examples)."""
     with eval_mode(model):
         ratios = []
         h = model.stem(x)
         for block in model.blocks:
             branch = block.branch(h)
-            ratios.append((_per_example(branch).norm(dim=1) / _per_example(h).norm(dim=1)).mean().item())
+            ratios.append((_per_example(branch).norm(dim=1) / _per_example(h).norm(dim=1)).numpy())
             h = block(h)
-        return ratios
+        return np.stack(ratios)
+
+
+def norm_ratios(model: nn.Module, x: torch.Tensor) -> list[float]:
+    """Per block: the mean over examples of ||F_i(h_i)|| / ||h_i||, eval mode."""
+    return [float(row.mean()) for row in norm_ratios_per_example(model, x)]
 
 
 def last_stage(model: nn.Module) -> list[int]:

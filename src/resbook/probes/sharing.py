@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from ..models import ResNet
+
+
+def activation_norms_per_example(model: ResNet, x: torch.Tensor, train_mode: bool = True) -> np.ndarray:
+    """Per-example ||h_i|| after the stem and after every block: shape (blocks + 1, examples).
+
+    In train mode (batch statistics) or eval mode (running statistics), on a copy, so that the model's
+    running statistics are left alone.
+    """
+    net = copy.deepcopy(model).train(train_mode)
+    with torch.no_grad():
+        return np.stack([h.flatten(1).norm(dim=1).numpy() for h in net.features(x)])
 
 
 def activation_norms(model: ResNet, x: torch.Tensor, train_mode: bool = True) -> list[float]:

@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..profiles import Profile
-from ..resources import usable_cpus
+from ..resources import available_memory_bytes, usable_cpus
 from ..train import TrainConfig, TrainResult, config_for, train
 from .cache import RunCache
 
@@ -31,14 +31,23 @@ def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = 
     return result
 
 
+# what one training worker process holds at most (torch, the data set, a net and its optimizer): measured
+# below 1 GiB for the cpu profile's nets; the limit keeps a 2 GB Binder container to one worker
+WORKER_MEMORY = 1 << 30
+
+
 def default_workers() -> int:
-    """One process per usable core on a CPU (the book's nets are too small to use two threads well); 1 on a GPU.
+    """One process per usable core on a CPU (the book's nets are too small to use two threads well), as many
+    as the available memory holds; 1 on a GPU. `RESBOOK_WORKERS` overrides.
 
     Usable cores are those this process may run on (affinity, container quota), not the host's count.
     """
+    if "RESBOOK_WORKERS" in os.environ:
+        return int(os.environ["RESBOOK_WORKERS"])
     if torch.cuda.is_available():
         return 1
-    return int(os.environ.get("RESBOOK_WORKERS", usable_cpus()))
+    memory = available_memory_bytes()
+    return max(1, min(usable_cpus(), memory // WORKER_MEMORY if memory else usable_cpus()))
 
 
 def _train_in_worker(config: TrainConfig, cache_root: str, salt: str, threads: int) -> str:
@@ -101,7 +110,8 @@ def grid(
     ]
 
 
-def _describe(config: TrainConfig) -> dict:
+def describe(config: TrainConfig) -> dict:
+    """The columns that say which run a row is about (data set, depth, kind of net, seed, model options)."""
     return {
         "dataset": config.dataset,
         "depth": config.depth,
@@ -117,10 +127,10 @@ def _describe(config: TrainConfig) -> dict:
 
 def history_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
     """One row per run and epoch: the run's description plus that epoch's metrics."""
-    frames = [pd.DataFrame(r.history).assign(**_describe(r.config)) for r in results]
+    frames = [pd.DataFrame(r.history).assign(**describe(r.config)) for r in results]
     return pd.concat(frames, ignore_index=True)
 
 
 def final_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
     """One row per run: its description and its metrics after the last epoch."""
-    return pd.DataFrame([{**_describe(r.config), **r.final} for r in results])
+    return pd.DataFrame([{**describe(r.config), **r.final} for r in results])

@@ -47,10 +47,14 @@ CODE_SALT = code_salt()
 
 
 def default_root() -> pathlib.Path:
-    """$RESBOOK_CACHE, else `.cache/runs` at the repository root (git-ignored)."""
+    """$RESBOOK_CACHE; else `.cache/runs` at the repository root (git-ignored) when the package runs from a
+    checkout; else (an installed package, e.g. on Colab) `~/.cache/resbook/runs`, never inside the package."""
     if "RESBOOK_CACHE" in os.environ:
         return pathlib.Path(os.environ["RESBOOK_CACHE"])
-    return PACKAGE_DIR.parent.parent / ".cache" / "runs"
+    checkout = PACKAGE_DIR.parent.parent
+    if (checkout / ".git").exists() and (checkout / "book").is_dir():
+        return checkout / ".cache" / "runs"
+    return pathlib.Path.home() / ".cache" / "resbook" / "runs"
 
 
 class CorruptEntry(Exception):

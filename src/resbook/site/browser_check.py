@@ -1,12 +1,12 @@
 """Open every page of a built book in headless Chromium and check what a reader would see.
 
-`python -m resbook.browser_check _build/ci/_build/html --screenshots _build/screenshots`
+`python -m resbook.site.browser_check _build/ci/_build/html --screenshots _build/screenshots`
 
-The site is served from 127.0.0.1 and Debian's `chromium` runs with the flags of a closed network. For
-every page: every image has loaded (natural width > 0), MathJax has typeset the math (no raw `\\(` or
-`$$` left in the text, and a MathJax container on pages that have math), every internal link points at a
-file of the site, and the console shows no errors. A screenshot of each page is kept. Exits 1 with a list
-of the failures.
+The site is served from 127.0.0.1 and Debian's `chromium` runs with the flags of a closed network. For every
+page: every image has loaded (natural width > 0), MathJax has typeset the math (no raw `\\(` or `$$` left in
+the text, and a MathJax container on pages that have math), every internal link points at a file of the site,
+no cell shows an execution error (a traceback), and the console shows no errors. A screenshot of each page is
+kept. Exits 1 with a list of the failures.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ PAGE_FACTS = """() => ({
   mathSource: document.querySelectorAll('.math, span.math, div.math').length,
   mathRendered: document.querySelectorAll('mjx-container').length,
   links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+  tracebacks: document.querySelectorAll('.output.traceback').length,
 })"""
 
 
@@ -116,6 +117,8 @@ def check(site: pathlib.Path, screenshots: pathlib.Path | None = None) -> list[s
             for image in facts["images"]:
                 if image["width"] == 0:
                     problems.append(f"{name}: image did not load: {image['src']}")
+            if facts["tracebacks"]:
+                problems.append(f"{name}: shows {facts['tracebacks']} execution error(s) (a traceback on the page)")
             if facts["rawMath"]:
                 problems.append(f"{name}: raw TeX left on the page ({', '.join(facts['rawMath'])})")
             if facts["mathSource"] and not facts["mathRendered"]:

@@ -7,6 +7,7 @@ import os
 import pathlib
 import platform
 import shutil
+import sys
 import time
 
 from ..profiles import resolve
@@ -16,9 +17,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 BOOK = ROOT / "book"
 
 
-def chapters() -> list[pathlib.Path]:
+def chapters(book: pathlib.Path = BOOK) -> list[pathlib.Path]:
     """The chapter notebooks, in file-name order (which is reading order)."""
-    return sorted(p for p in BOOK.glob("*.ipynb"))
+    return sorted(p for p in book.glob("*.ipynb"))
+
+
+class ChaptersFailed(RuntimeError):
+    """Some chapters raised while executing; the others ran (their names and errors are in the message)."""
 
 
 def hardware() -> str:
@@ -31,11 +36,14 @@ def hardware() -> str:
     return f"a {cpu}, no GPU"
 
 
-def execute(profile: str, out: pathlib.Path, only: list[str] | None = None, overrides: dict | None = None) -> dict:
+def execute(profile: str, out: pathlib.Path, only: list[str] | None = None, overrides: dict | None = None,
+            book: pathlib.Path = BOOK) -> dict:
     """Run every chapter (or those whose names start with one of `only`) at `profile` into `out`/book.
 
     Returns and records (in `out`/timings.json) the minutes each chapter took and on what machine; the
-    chapters record their claims and front-page figures in `out`/record.
+    chapters record their claims and front-page figures in `out`/record. A chapter that raises is reported
+    (in the terminal, and under "failed" in timings.json for `stage` to mark its page) and the next one
+    runs; at the end `ChaptersFailed` names every chapter that failed.
     """
     import papermill
 
@@ -47,33 +55,46 @@ def execute(profile: str, out: pathlib.Path, only: list[str] | None = None, over
     timings_file = out / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
     timings.update(profile=profile, hardware=hardware())
-    for nb in chapters():
-        if only and not any(nb.stem.startswith(prefix) for prefix in only):
-            continue
+    failed = timings.setdefault("failed", {})
+    todo = [nb for nb in chapters(book) if not only or any(nb.stem.startswith(prefix) for prefix in only)]
+    for i, nb in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {nb.stem} at profile {profile}: running (cells below; training inside a cell "
+              "shows in the notebook)", flush=True)
         start = time.perf_counter()
-        papermill.execute_notebook(
-            str(nb), str(out / "book" / nb.name), cwd=str(BOOK), kernel_name="python3",
-            parameters={"profile": profile, "overrides": overrides or {}}, progress_bar=False,
-        )
+        failed.pop(nb.stem, None)
+        try:
+            papermill.execute_notebook(
+                str(nb), str(out / "book" / nb.name), cwd=str(book), kernel_name="python3",
+                parameters={"profile": profile, "overrides": overrides or {}}, progress_bar={"desc": nb.stem},
+            )
+        except papermill.PapermillExecutionError as err:
+            failed[nb.stem] = f"{err.ename}: {err.evalue} (cell {err.exec_count})"
+            print(f"[{i}/{len(todo)}] {nb.stem} FAILED: {failed[nb.stem]}; going on with the other chapters",
+                  file=sys.stderr, flush=True)
         timings[nb.stem] = round((time.perf_counter() - start) / 60, 2)
-        print(f"{nb.stem}: {timings[nb.stem]} min at profile {profile}", flush=True)
+        print(f"[{i}/{len(todo)}] {nb.stem}: {timings[nb.stem]} min", flush=True)
         timings_file.write_text(json.dumps(timings, indent=2))
+    if failed:
+        raise ChaptersFailed("chapters that failed: " + "; ".join(f"{k} ({v})" for k, v in failed.items()))
     return timings
 
 
 def _scorecard(rows_by_chapter: dict[str, list[dict]]) -> str:
-    """A Markdown table of every recorded claim, chapter by chapter."""
-    lines = ["| ch. | claim | paper | ours | verdict | data |", "|---|---|---|---|---|---|"]
+    """A Markdown table of every recorded claim, chapter by chapter, with the count of each outcome."""
+    from ..claims import OUTCOMES
+
+    lines = ["| ch. | claim | ours (95 % interval) | needs | control | outcome | data |",
+             "|---|---|---|---|---|---|---|"]
     for chapter, rows in rows_by_chapter.items():
         link = f"[{chapter[:2]}]({chapter}.ipynb)"
         for r in rows:
-            verdict = "**holds**" if r["verdict"] == "holds" else "does not hold"
-            cells = [link, r["claim"], r["paper"], r["ours"], verdict, r["data"]]
+            outcome = f"**{r['outcome']}**" if r["outcome"] != "inconclusive" else r["outcome"]
+            cells = [link, r["claim"], r["ours (95 % interval)"], r["needs"], r["control"], outcome, r["data"]]
             lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
-    held = sum(r["verdict"] == "holds" for rows in rows_by_chapter.values() for r in rows)
-    total = sum(len(rows) for rows in rows_by_chapter.values())
-    profiles = sorted({r["profile"] for rows in rows_by_chapter.values() for r in rows})
-    return (f"**{held} of {total} checks hold** at the `{'`, `'.join(profiles)}` profile.\n\n"
+    rows = [r for rows in rows_by_chapter.values() for r in rows]
+    counts = ", ".join(f"{sum(r['outcome'] == o for r in rows)} {o}" for o in OUTCOMES)
+    profiles = sorted({r["profile"] for r in rows})
+    return (f"**{len(rows)} checks at the `{'`, `'.join(profiles)}` profile: {counts}.**\n\n"
             + "\n".join(lines) + "\n")
 
 
@@ -82,12 +103,33 @@ def _runs_in_note(chapter: str, timings: dict) -> dict:
     text = (f"This page was executed at the `{timings.get('profile', '?')}` profile in {minutes} minutes on "
             f"{timings.get('hardware', 'an unrecorded machine')}; nets already in the run cache were loaded, not "
             "trained. [How to run it yourself](how_to_run.md) gives the times with an empty cache.")
-    return {"cell_type": "markdown", "metadata": {}, "source": [f"```{{note}}\n{text}\n```"]}
+    return {"cell_type": "markdown", "id": "runs-in-note", "metadata": {}, "source": [f"```{{note}}\n{text}\n```"]}
 
 
-def stage(executed: pathlib.Path, site: pathlib.Path) -> pathlib.Path:
+def _failed_note(chapter: str, error: str, profile: str) -> dict:
+    text = (f"This chapter **failed** to execute at the `{profile}` profile: `{error}`. The page shows the "
+            "notebook up to the cell that failed; the traceback is in that cell's output.")
+    return {"cell_type": "markdown", "id": "failed-note", "metadata": {}, "source": [f"```{{error}}\n{text}\n```"]}
+
+
+def _failure_figure(chapter: str, path: pathlib.Path) -> None:
+    """A stand-in for a failed chapter's front-page figure, saying so."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"{chapter} failed to execute: see its page", ha="center", va="center", color="#c44e52")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def stage(executed: pathlib.Path, site: pathlib.Path, book: pathlib.Path = BOOK) -> pathlib.Path:
     """A Jupyter Book source folder: config, pages and bibliography from the repo, executed notebooks, and the
-    pages made from what the chapters recorded (scorecard, front-page figures, "runs in" notes)."""
+    pages made from what the chapters recorded (scorecard, front-page figures, "runs in" notes). A chapter
+    that failed to execute gets an error note at its top and a stand-in front-page figure."""
     if site.exists():
         shutil.rmtree(site)
     (site / "book" / "figures").mkdir(parents=True)
@@ -95,25 +137,31 @@ def stage(executed: pathlib.Path, site: pathlib.Path) -> pathlib.Path:
         shutil.copy(ROOT / name, site / name)
     # outside _static, which Jupyter Book scans to add every .js file it finds as a script of every page
     mathjax.install(site / "_vendor")
-    for page in BOOK.iterdir():
+    for page in book.iterdir():
         if page.suffix in (".md", ".bib", ".png", ".svg"):
             shutil.copy(page, site / "book" / page.name)
     timings_file = executed / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
-    for nb in chapters():
+    failed = timings.get("failed", {})
+    for nb in chapters(book):
         executed_nb = executed / "book" / nb.name
         if not executed_nb.exists():
             raise FileNotFoundError(f"{executed_nb} is missing: execute the chapters first (make book)")
         figure = executed / "record" / f"{nb.stem}.png"
-        if not figure.exists():
+        if figure.exists():
+            shutil.copy(figure, site / "book" / "figures" / figure.name)
+        elif nb.stem in failed:
+            _failure_figure(nb.stem, site / "book" / "figures" / figure.name)
+        else:
             raise FileNotFoundError(f"{figure} is missing: execute the chapters with `python -m resbook execute`")
-        shutil.copy(figure, site / "book" / "figures" / figure.name)
         notebook = json.loads(executed_nb.read_text())
         for cell in notebook["cells"]:  # the page shows the parameters papermill injected, not the defaults
             tags = cell.get("metadata", {}).get("tags", [])
             if "parameters" in tags and "remove-cell" not in tags:
                 tags.append("remove-cell")
         notebook["cells"].insert(1, _runs_in_note(nb.stem, timings))  # right under the title
+        if nb.stem in failed:
+            notebook["cells"].insert(1, _failed_note(nb.stem, failed[nb.stem], timings.get("profile", "?")))
         (site / "book" / nb.name).write_text(json.dumps(notebook, indent=1))
     scorecard = site / "book" / "scorecard.md"
     table = _scorecard(record.load_claims(executed / "record"))

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The chapters as Colab sees them: a clean virtualenv outside the repository, the install command of the
+# notebooks' Colab cell pointed at a clone of this repository, then papermill on Chapter 1 at `ci` from
+# another working directory, with no RESBOOK_CACHE (the run cache must land outside the package).
+# Usage: bash tests/colab_clean_venv.sh [work folder]   (slow: a full install; not part of `make test`)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:-$(mktemp -d)}
+rm -rf "$work/clone" "$work/venv" "$work/elsewhere"
+git clone -q "$repo" "$work/clone"
+python3 -m venv "$work/venv"
+cell=$(python3 -c "import json,sys; nb=json.load(open(sys.argv[1])); print(''.join(nb['cells'][1]['source']))" \
+    "$repo/book/01_plain_vs_residual.ipynb")
+spec=$(echo "$cell" | grep -o '"resbook\[reader\] @ git+[^"]*"' | tr -d '"')
+spec=${spec/git+https:\/\/github.com\/*/git+file://$work/clone}
+echo "installing: $spec"
+"$work/venv/bin/pip" install --quiet "$spec"
+mkdir -p "$work/elsewhere" && cd "$work/elsewhere"
+unset RESBOOK_CACHE
+export PATH="$work/venv/bin:$PATH" JUPYTER_PREFER_ENV_PATH=1  # the venv's own python3 kernel
+"$work/venv/bin/papermill" "$work/clone/book/01_plain_vs_residual.ipynb" out.ipynb -p profile ci -k python3 \
+    --cwd "$work/elsewhere" --no-progress-bar
+"$work/venv/bin/python" - <<'PY'
+import json, pathlib
+from resbook.runs.cache import default_root
+nb = json.loads(pathlib.Path("out.ipynb").read_text())
+errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+summary = next("".join("".join(o.get("text", "")) for o in c["outputs"]) for c in nb["cells"]
+               if "nbval-check-output" in c["metadata"].get("tags", []))
+import resbook
+print("package at", pathlib.Path(resbook.__file__).parent, "; run cache at", default_root())
+print(summary)
+assert not errors and "site-packages" not in str(default_root())
+print("colab-style run: OK")
+PY

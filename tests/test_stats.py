@@ -1,0 +1,70 @@
+"""The statistics and the three outcomes of a claim: each outcome reached on constructed inputs."""
+
+import numpy as np
+import pytest
+
+from resbook import stats
+from resbook.claims import Claim, Direction, check
+
+
+def claim(direction, threshold, control=""):
+    return Claim("k", "src", "Fig. 1", "text", "paper", "a statistic", direction, threshold, "a reason",
+                 control=control)
+
+
+def seeds(*values):
+    """Measurements of several seeds (their replicates do not matter: the interval is over seeds)."""
+    return [stats.Measurement(v, np.full(10, v)) for v in values]
+
+
+def test_t_interval_over_seeds_contains_the_mean_and_widens_with_spread():
+    narrow = stats.estimate(seeds(1.0, 1.1, 0.9))
+    wide = stats.estimate(seeds(0.0, 1.0, 2.0))
+    assert narrow.lo < 1.0 < narrow.hi and wide.lo < narrow.lo and wide.hi > narrow.hi
+    assert narrow.method == "t over 3 seeds"
+
+
+def test_one_seed_uses_the_bootstrap_over_its_units():
+    wrong = np.r_[np.ones(20), np.zeros(80)]  # a 20 % error rate on 100 examples
+    m = stats.measure(np.mean, wrong)
+    est = stats.estimate([m])
+    assert est.value == pytest.approx(0.2) and est.method == "bootstrap, 1 seed"
+    assert 0.1 < est.lo < 0.2 < est.hi < 0.3  # about ± 2 standard errors of 4 points
+
+
+def test_paired_units_stay_paired():
+    a = np.arange(50.0)
+    m = stats.measure(lambda x, y: (x - y).mean(), a, a + 1.0)
+    assert np.all(m.replicates == -1.0)  # the same rows drawn for both: the difference never varies
+    with pytest.raises(ValueError, match="equal lengths"):
+        stats.measure(lambda x, y: 0.0, a, a[:10])
+
+
+@pytest.mark.parametrize("direction, threshold, values, outcome", [
+    (Direction.ABOVE, 0.02, (0.10, 0.11, 0.12), "holds"),
+    (Direction.ABOVE, 0.02, (0.00, 0.001, -0.001), "contradicted"),
+    (Direction.ABOVE, 0.02, (0.0, 0.05, 0.10), "inconclusive"),
+    (Direction.BELOW, -0.005, (-0.02, -0.021, -0.019), "holds"),
+    (Direction.BELOW, -0.005, (0.01, 0.011, 0.012), "contradicted"),
+    (Direction.BELOW, -0.005, (-0.03, 0.0, 0.03), "inconclusive"),
+    (Direction.WITHIN, 0.015, (0.001, -0.001, 0.0), "holds"),
+    (Direction.WITHIN, 0.015, (0.05, 0.051, 0.049), "contradicted"),
+    (Direction.WITHIN, 0.015, (-0.03, 0.0, 0.03), "inconclusive"),
+])
+def test_each_direction_reaches_each_outcome(direction, threshold, values, outcome):
+    assert check(claim(direction, threshold), "d", seeds(*values)).outcome == outcome
+
+
+def test_a_controlled_claim_decides_on_trained_minus_untrained():
+    c = claim(Direction.ABOVE, 0.5, control="the same net untrained")
+    structural = check(c, "d", seeds(3.0, 3.1, 2.9), seeds(2.9, 3.0, 2.8))  # large, but so is the control
+    learned = check(c, "d", seeds(3.0, 3.1, 2.9), seeds(1.0, 1.1, 0.9))
+    assert structural.outcome == "contradicted" and learned.outcome == "holds"
+    assert structural.trained.value == pytest.approx(3.0) and structural.untrained.value == pytest.approx(2.9)
+    with pytest.raises(ValueError, match="untrained"):
+        check(c, "d", seeds(1.0))
+
+
+def test_nothing_measured_is_inconclusive():
+    v = check(claim(Direction.ABOVE, 0.0), "d", [], detail="no plain net trained")
+    assert v.outcome == "inconclusive" and v.row("ci")["detail"] == "no plain net trained"
