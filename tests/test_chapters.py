@@ -22,7 +22,6 @@ EXPECTED = {
     "01_plain_vs_residual": {
         "degradation [digits]": "holds",
         "residual_beats_plain [digits]": "holds",
-        "residual_train_depth [digits]": "holds",
         "responses_smaller [digits]": "holds",
         "highway_worse [digits]": "holds",
     },
