@@ -28,7 +28,6 @@ from ..claims import Claim, Direction, Fact, Verdict, check, declare, spearman
 from ..models import NetKind, blocks_per_stage
 from ..papers import VEIT2016
 from ..plots import NET_COLOURS
-from ..probes.unravelled import random_lesion_mistakes
 from ..profiles import Profile
 from ..train import TrainConfig, TrainResult
 
@@ -180,8 +179,8 @@ def lesions(nets: Nets) -> pd.DataFrame:
 
 def random_lesions(profile: Profile, nets: Nets) -> pd.DataFrame:
     """k random blocks deleted, k = 0 .. n, `profile.draws` draws per k, on every seed's residual net:
-    one row per (seed, k, draw) with its per-example `mistakes` (`probes.unravelled.random_lesion_mistakes`)."""
-    return pd.concat([_describe(random_lesion_mistakes(r.model, nets.x, nets.y, draws=profile.draws,
+    one row per (seed, k, draw) with its per-example `mistakes` (`probes.random_lesions`)."""
+    return pd.concat([_describe(probes.random_lesions(r.model, nets.x, nets.y, draws=profile.draws,
                                                        seed=r.config.seed), r) for r in nets.residual],
                      ignore_index=True)
 

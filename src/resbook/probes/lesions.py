@@ -76,14 +76,19 @@ def single_lesions(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.Dat
 
 
 def random_lesions(model: nn.Module, x: torch.Tensor, y: torch.Tensor, draws: int = 10, seed: int = 0) -> pd.DataFrame:
-    """Error after deleting k random blocks, for k = 0 .. n (Veit et al. Fig. 5a): one row per (k, draw)."""
+    """Error after deleting k random blocks, for k = 0 .. n (Veit et al. Fig. 5a): one row per (k, draw).
+
+    One draw at k = 0 and k = n, where there is only one choice. Each row keeps its `mistakes` (a bool array
+    over the examples of `x`), so that a claim about the curve can resample the examples.
+    """
     rng = np.random.default_rng(seed)
     n = len(model.blocks)
     rows = []
     for k in range(n + 1):
         for draw in range(draws if 0 < k < n else 1):
             with lesioned(model, rng.choice(n, size=k, replace=False).tolist()):
-                rows.append({"k": k, "draw": draw, "error": error_rate(model, x, y)})
+                wrong = mistakes(model, x, y)
+            rows.append({"k": k, "draw": draw, "error": float(wrong.mean()), "mistakes": wrong})
     return pd.DataFrame(rows)
 
 
