@@ -41,3 +41,12 @@ def test_a_failing_chapter_does_not_stop_the_others_and_its_page_says_so(tmp_pat
         failed_page["cells"][1]["source"])
     assert (site / "book" / "figures" / "01_fails.png").stat().st_size > 1000  # a stand-in, saying so
     assert (site / "book" / "figures" / "02_works.png").exists()
+
+
+def test_staged_pages_drop_progress_bar_widgets():
+    nb = {"metadata": {"widgets": {"state": {}}}, "cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "display_data", "data": {execute.WIDGET: {"model_id": "x"}, "text/plain": "bar"}},
+        {"output_type": "stream", "name": "stdout", "text": "kept"}]}]}
+    cleaned = execute._without_widgets(nb)
+    assert "widgets" not in cleaned["metadata"] and [o["output_type"] for o in cleaned["cells"][0]["outputs"]] == [
+        "stream"]

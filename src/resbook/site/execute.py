@@ -106,6 +106,19 @@ def _runs_in_note(chapter: str, timings: dict) -> dict:
     return {"cell_type": "markdown", "id": "runs-in-note", "metadata": {}, "source": [f"```{{note}}\n{text}\n```"]}
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def _without_widgets(notebook: dict) -> dict:
+    """The notebook without its progress-bar widgets: they are for the person running it, and a page that
+    has them loads the widget manager from a CDN (which an offline reader, and the browser check, lack)."""
+    notebook["metadata"].pop("widgets", None)
+    for cell in notebook["cells"]:
+        if "outputs" in cell:
+            cell["outputs"] = [o for o in cell["outputs"] if WIDGET not in o.get("data", {})]
+    return notebook
+
+
 def _failed_note(chapter: str, error: str, profile: str) -> dict:
     text = (f"This chapter **failed** to execute at the `{profile}` profile: `{error}`. The page shows the "
             "notebook up to the cell that failed; the traceback is in that cell's output.")
@@ -154,7 +167,7 @@ def stage(executed: pathlib.Path, site: pathlib.Path, book: pathlib.Path = BOOK)
             _failure_figure(nb.stem, site / "book" / "figures" / figure.name)
         else:
             raise FileNotFoundError(f"{figure} is missing: execute the chapters with `python -m resbook execute`")
-        notebook = json.loads(executed_nb.read_text())
+        notebook = _without_widgets(json.loads(executed_nb.read_text()))
         for cell in notebook["cells"]:  # the page shows the parameters papermill injected, not the defaults
             tags = cell.get("metadata", {}).get("tags", [])
             if "parameters" in tags and "remove-cell" not in tags:
