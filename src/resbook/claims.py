@@ -187,7 +187,8 @@ def report(verdicts: Sequence[Verdict], profile: str, chapter: str):
 
     frame = table(verdicts, profile)
     record.claims(chapter, frame.to_dict("records"))
-    return frame.style.hide(axis="index")
+    # the page says its profile once, above; the table keeps to what differs from row to row
+    return frame.drop(columns=["profile"]).style.hide(axis="index")
 
 
 def tally(verdicts: Sequence[Verdict]) -> str:
