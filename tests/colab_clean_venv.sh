@@ -9,6 +9,7 @@ work=${1:-$(mktemp -d)}
 rm -rf "$work/clone" "$work/venv" "$work/elsewhere"
 git clone -q "$repo" "$work/clone"
 python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet --upgrade pip  # Colab's pip is current; the venv's may not read git+file URLs
 cell=$(python3 -c "import json,sys; nb=json.load(open(sys.argv[1])); print(''.join(nb['cells'][1]['source']))" \
     "$repo/book/01_plain_vs_residual.ipynb")
 spec=$(echo "$cell" | grep -o '"resbook\[reader\] @ git+[^"]*"' | tr -d '"')
