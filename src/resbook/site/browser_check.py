@@ -137,7 +137,7 @@ def check(site: pathlib.Path, screenshots: pathlib.Path | None = None) -> list[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m resbook.browser_check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m resbook.site.browser_check", description=__doc__.splitlines()[0])
     parser.add_argument("site", type=pathlib.Path, help="the built HTML folder, e.g. _build/ci/_build/html")
     parser.add_argument("--screenshots", type=pathlib.Path, default=None, help="folder for one PNG per page")
     args = parser.parse_args(argv)
