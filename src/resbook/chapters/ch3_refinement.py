@@ -134,9 +134,8 @@ ARCHITECTURES = {
     "wide ResNet (x2)": Architecture(widen=2),
 }
 # The three other architectures train on every seed, on the first ARCHITECTURE_DATASETS data sets of the
-# profile (None: all). With all (cpu: 2 data sets, 39 runs) the chapter took 10.28 min from an empty run cache
-# on 2 cores (2026-12-01), over its 10-minute budget; the second data set's 9 architecture runs cost about 3
-# of those minutes, so the comparison of architectures uses the first data set only.
+# profile (None: all). With all (cpu: 2 data sets, 30 runs) the chapter took 10.28 min from an empty run cache
+# on 2 cores (2026-12-01), over its 10-minute budget; with the first data set only (21 runs) it took 5.53 min.
 ARCHITECTURE_DATASETS: int | None = 1
 
 
