@@ -220,10 +220,6 @@ def summary(verdicts: Sequence[Verdict]) -> str:
     return "\n".join(f"{v.key} [{v.dataset}]: {v.outcome}" for v in verdicts)
 
 
-def pct(mean: float, std: float) -> str:
-    return f"{100 * mean:.1f} ± {100 * std:.1f} %"
-
-
 def spearman(a, b) -> float:
     from scipy.stats import spearmanr
 

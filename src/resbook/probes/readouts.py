@@ -14,9 +14,7 @@ import torch
 from torch import nn
 
 from ..models import eval_mode
-from .refinement import _readout, last_stage
-
-UNROLL_SCALES = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)  # the grid of `probes.choose_unroll_scale`
+from .refinement import UNROLL_SCALES, _readout, last_stage
 
 
 @torch.no_grad()

@@ -133,8 +133,11 @@ def unroll_last_block(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps:
         return pd.DataFrame(rows)
 
 
+UNROLL_SCALES = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)  # the scales an unrolling is tried at
+
+
 def choose_unroll_scale(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 20,
-                        grid: tuple[float, ...] = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)) -> float:
+                        grid: tuple[float, ...] = UNROLL_SCALES) -> float:
     """The scale from `grid` whose unrolling gives the lowest loss after `steps` extra steps on (x, y).
 
     Call it with training data, so that the choice never looks at the test set.
