@@ -53,9 +53,11 @@ def test_entry_filed_under_the_wrong_key_is_not_served(cache):
         assert newer.load(CONFIG) is None
 
 
-def test_writes_leave_no_temporary_files(cache):
+def test_writes_leave_no_temporary_files_and_no_state(cache):
     runs.run(CONFIG, cache, progress=False)
-    assert [p.name.endswith(".v2.pt") for p in cache.root.iterdir()] == [True]
+    files = [p.relative_to(cache.root).as_posix() for p in cache.root.rglob("*") if p.is_file()]
+    assert sorted(files) == sorted([cache.path(CONFIG).name, f".locks/{cache.key(CONFIG)}.lock", "journal.log"])
+    assert len(cache.trainings(CONFIG)) == 1
 
 
 def test_sweep_trains_missing_runs_in_workers_and_returns_in_order(cache):

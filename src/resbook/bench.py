@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pathlib
 import time
 
 import numpy as np
@@ -234,6 +235,43 @@ def end_to_end(depth: int, epochs: int, device: torch.device) -> None:
     print(f"train() end to end, ResNet-{depth}, {epochs} epochs of 50,000 images: first epoch {seconds[0]:.1f} s "
           f"(includes compiling), then {later:.2f} s per epoch -> {PAPER_EPOCHS} epochs in "
           f"{(seconds[0] + later * (PAPER_EPOCHS - 1)) / 60:.1f} min", flush=True)
+
+
+def state_overhead(profile: str = "cpu", depth: int = 56, rounds: int = 2) -> None:
+    """What keeping resumable state costs a run of `profile` (default interval): the time of its state
+    writes as a share of the run, and the run's time with and without state, alternating, in this run."""
+    import tempfile
+
+    from . import profiles, resume
+
+    real_write = resume.Keeper.write
+    spent: list[float] = []
+
+    def timed_write(self, snapshot):
+        start = time.perf_counter()
+        real_write(self, snapshot)
+        spent.append(time.perf_counter() - start)
+
+    resume.Keeper.write = timed_write
+    try:
+        for dataset in profiles.resolve(profile).datasets:
+            config = train.config_for(profiles.resolve(profile), dataset, depth)
+            seconds: dict[str, list[float]] = {"without": [], "with": []}
+            spent.clear()
+            for _ in range(rounds):
+                for mode in seconds:
+                    with tempfile.TemporaryDirectory() as folder:
+                        start = time.perf_counter()
+                        train.train(config, progress=False,
+                                    state=pathlib.Path(folder) / "state.pt" if mode == "with" else None)
+                        seconds[mode].append(time.perf_counter() - start)
+            per_run = sum(spent) / rounds
+            print(f"resumable state, {profile} {config.label} on {dataset}: {len(spent) / rounds:.0f} writes per run, "
+                  f"{per_run * 1e3:.0f} ms = {per_run / np.mean(seconds['with']):.2%} of the run; run "
+                  f"{np.mean(seconds['without']):.1f} s without state, {np.mean(seconds['with']):.1f} s with "
+                  f"({rounds} alternating rounds)", flush=True)
+    finally:
+        resume.Keeper.write = real_write
 
 
 def main(argv: list[str] | None = None) -> None:

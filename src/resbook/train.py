@@ -8,6 +8,7 @@ the numerics it chooses (device type, precision) are part of the key instead (se
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -17,6 +18,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from . import data as data_mod
+from . import resume
 from .models import NetKind, ResNet, eval_mode, resnet
 from .profiles import Profile
 from .speed import Speedups, default_device, stepper
@@ -96,6 +98,7 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # epoch -> weights
     numerics: str = "cpu-fp32"  # device type and precision it was trained with (speed.Speedups.numerics)
+    resumed_from: tuple[int, int] | None = None  # (epoch, batch) it continued from after an interruption
 
     def model_at(self, epoch: int) -> ResNet:
         """The net as it was after `epoch` (one of config.checkpoints, or the last epoch)."""
@@ -179,10 +182,13 @@ def train(
     *,
     device: torch.device | str | None = None,
     progress: bool = True,
+    state: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train the net that `config` names from scratch; deterministic on the CPU for a given seed.
 
-    The data set stays on `device` for the whole run (CIFAR-10 as uint8 pixels, augmented there).
+    The data set stays on `device` for the whole run (CIFAR-10 as uint8 pixels, augmented there). With
+    `state`, the run keeps its resumable state in that file (see `resume`) and, when the file holds one,
+    continues from it: the result is bit-identical to an uninterrupted run on the CPU.
     """
     device = torch.device(device) if device is not None else default_device()
     dataset = (dataset or data_mod.load(config.dataset, pixels=True)).to(device)
@@ -195,18 +201,47 @@ def train(
     history: dict[str, list[float]] = {k: [] for k in
                                        ("epoch", "lr", "train_loss", "train_err", "test_loss", "test_err", "seconds")}
     checkpoints: dict[int, dict[str, torch.Tensor]] = {}
-    step = 0
-    start = time.perf_counter()
-    bar = tqdm(range(1, config.epochs + 1), desc=config.label, disable=not progress, leave=False)
+    step, first_epoch, skip, elapsed, resumed_from = 0, 1, 0, 0.0, None
+    keeper = resume.Keeper(state, config.as_dict()) if state is not None else None
+    saved = keeper.read() if keeper else None
+    if saved:
+        run.model.load_state_dict(saved["model"])
+        run.optimizer.load_state_dict(saved["optimizer"])
+        history, checkpoints = saved["history"], saved["checkpoints"]
+        step, first_epoch, skip, elapsed = saved["step"], saved["epoch"], saved["batch"], saved["seconds"]
+        generator.set_state(saved["epoch_generator"])  # so the epoch in progress draws the same order
+        torch.set_rng_state(saved["torch_generator"])
+        resumed_from = (first_epoch, skip)
+        if progress:
+            tqdm.write(f"{config.label} (seed {config.seed}): resuming at epoch {first_epoch}, batch {skip}")
+    start = time.perf_counter() - elapsed
+
+    def snapshot(epoch: int, batch: int, epoch_generator: torch.Tensor) -> dict:
+        """Everything a restarted run needs to continue before batch `batch` of epoch `epoch`."""
+        return {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "history": history,
+                "checkpoints": checkpoints, "step": step, "epoch": epoch, "batch": batch,
+                "seconds": time.perf_counter() - start, "epoch_generator": epoch_generator,
+                "generator": generator.get_state(), "torch_generator": torch.get_rng_state()}
+
+    bar = tqdm(range(first_epoch, config.epochs + 1), desc=config.label, disable=not progress, leave=False,
+               initial=first_epoch - 1, total=config.epochs)
     for epoch in bar:
         run.model.train()
-        for xb, yb in data_mod.batches(dataset.train_x, dataset.train_y, config.batch_size,
-                                       shuffle=True, generator=generator):
+        epoch_generator = generator.get_state()
+        for index, (xb, yb) in enumerate(data_mod.batches(dataset.train_x, dataset.train_y, config.batch_size,
+                                                          shuffle=True, generator=generator)):
+            if index < skip:  # trained before the interruption: same order, nothing drawn
+                continue
+            if index == skip and skip:
+                generator.set_state(saved["generator"])  # the draws made so far in this epoch
             xb = prepare_batch(dataset, xb, config.augment, generator, fast)
             lr = learning_rate(config, step, steps_per_epoch)
             with _short_paths_only(run.model, config.active_branches, generator):
                 run.step(xb, yb, lr)
             step += 1
+            if keeper and index + 1 < steps_per_epoch and keeper.due():
+                keeper.write(snapshot(epoch, index + 1, epoch_generator))
+        skip = 0
         train_loss, train_err = evaluate(run.forward, *train_eval, prepare=dataset.prepare, speedups=fast)
         test_loss, test_err = evaluate(run.forward, dataset.test_x, dataset.test_y, prepare=dataset.prepare,
                                        speedups=fast)
@@ -217,5 +252,7 @@ def train(
             checkpoints[epoch] = {k: v.detach().cpu().contiguous().clone()
                                   for k, v in run.model.state_dict().items()}
         bar.set_postfix(train_err=f"{train_err:.3f}", test_err=f"{test_err:.3f}")
+        if keeper and keeper.due(epoch_end=True):
+            keeper.write(snapshot(epoch + 1, 0, generator.get_state()))
     model = run.model.cpu().to(memory_format=torch.contiguous_format)
-    return TrainResult(config, model.eval(), history, checkpoints, fast.numerics)
+    return TrainResult(config, model.eval(), history, checkpoints, fast.numerics, resumed_from)

@@ -11,10 +11,12 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+import filelock
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .. import durable
 from ..profiles import Profile
 from ..resources import available_memory_bytes, usable_cpus
 from ..train import TrainConfig, TrainResult, config_for, train
@@ -22,12 +24,37 @@ from .cache import RunCache
 
 
 def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = True) -> TrainResult:
-    """The trained run `config` names: loaded from the cache, or trained and stored."""
+    """The trained run `config` names: loaded from the cache, or trained and stored.
+
+    One process trains a run at a time: another that needs it meanwhile waits for the run's lock and then
+    loads what the first stored. A run interrupted before (killed, pre-empted, out of memory) continues
+    from its resumable state; the state is removed once the run is stored.
+    """
     cache = cache or RunCache()
     result = cache.load(config)
-    if result is None:
-        result = train(config, progress=progress)
+    if result is not None:
+        return result
+    cache.check_writable(config)  # a read-only cache fails here, before any training
+    lock = cache.lock(config)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        if progress:
+            tqdm.write(f"{config.label} (seed {config.seed}): another process is training it; waiting for it")
+        lock.acquire()
+    with lock:  # acquired above; released on leaving (and by the OS if this process dies)
+        result = cache.load(config)  # stored by the process we waited for
+        if result is not None:
+            return result
+        state = cache.state_path(config)
+        for leftover in durable.leftovers(state) + durable.leftovers(cache.path(config)):
+            leftover.unlink(missing_ok=True)  # half-written by a process killed mid-write
+        cache.journal(config, "training" + (" (resuming)" if state.exists() else ""))
+        result = train(config, progress=progress, state=state)
         cache.save(result)
+        cache.journal(config, "stored" + (f" (resumed at epoch {result.resumed_from[0]}, batch "
+                                          f"{result.resumed_from[1]})" if result.resumed_from else ""))
+        state.unlink(missing_ok=True)
     return result
 
 
@@ -69,6 +96,7 @@ def sweep(
     workers = workers or default_workers()
     missing = [c for c in dict.fromkeys(configs) if cache.load(c) is None]
     if missing:
+        cache.check_writable(missing[0])
         bar = tqdm(total=len(missing), desc=f"training {len(missing)} of {len(configs)} runs", disable=not progress)
         if workers == 1 or len(missing) == 1:
             for config in missing:

@@ -4,9 +4,14 @@ The key hashes the full config, the training maths (`data.py`, `models.py`, `tra
 whose changes only alter speed) and the numerics the run was trained with (device type and precision,
 e.g. "cpu-fp32" or "cuda-bf16"). A lookup takes this machine's numerics first and then any other, so a
 cache filled on a GPU serves a laptop. One file per run (`<key>.v2.pt`: config, code salt, numerics,
-metrics, weights), written to a temporary name and renamed into place, so a reader never sees half a
-file. A corrupt or mismatched entry is moved aside (never deleted) and reported, and the run is trained
-again. Entries of the first key scheme (`<key>.pt`) are reported once and never read.
+metrics, weights), written to a temporary name, synced and renamed into place (`durable`), so a reader
+never sees half a file, even after a power cut. A corrupt or mismatched entry is moved aside (never deleted)
+and reported, and the run is trained again. Entries of the first key scheme (`<key>.pt`) are reported once
+and never read.
+
+Beside the entries: `.state/<key>.pt`, the resumable state of a run in training (removed once it is
+stored); `.locks/<key>.lock`, held by the one process training that run (an OS lock: it goes with the
+process, so a killed trainer blocks nobody); `journal.log`, one line per run started or stored.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import io
 import json
 import os
 import pathlib
-import shutil
 import tempfile
 import time
 import warnings
 
+import filelock
 import torch
 
+from .. import durable
 from ..speed import local_numerics
 from ..train import TrainConfig, TrainResult
 
@@ -128,10 +134,35 @@ class RunCache:
             raise CorruptEntry(f"{path.name}: weights do not fit the model ({exc})") from exc
         return TrainResult(config, model.eval(), entry["history"], entry.get("checkpoints", {}), entry["numerics"])
 
+    def state_path(self, config: TrainConfig) -> pathlib.Path:
+        """Where a run trained here keeps its resumable state while it trains."""
+        return self.root / ".state" / f"{self.key(config)}.pt"
+
+    def lock(self, config: TrainConfig) -> filelock.FileLock:
+        """The lock that the one process training `config` here holds (an fcntl lock: released if it dies)."""
+        (self.root / ".locks").mkdir(parents=True, exist_ok=True)
+        return filelock.FileLock(self.root / ".locks" / f"{self.key(config)}.lock")
+
+    def check_writable(self, config: TrainConfig) -> None:
+        """Raise `durable.NotWritable` (naming the folder and RESBOOK_CACHE) before `config` would train."""
+        durable.check_writable(self.root, f"{config.label} (seed {config.seed})")
+
+    def journal(self, config: TrainConfig, event: str) -> None:
+        """Append one line (time, pid, key, run, event) to journal.log: who trained what, and when."""
+        line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()} {self.key(config)} {config.label} " \
+               f"seed {config.seed}: {event}\n"
+        with open(self.root / "journal.log", "a") as f:  # one short append: whole lines even from many writers
+            f.write(line)
+
+    def trainings(self, config: TrainConfig) -> list[str]:
+        """The journal's "training" lines of `config` (one per process that started or resumed training it)."""
+        path = self.root / "journal.log"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [line for line in lines if f" {self.key(config)} " in line and ": training" in line]
+
     def save(self, result: TrainResult) -> pathlib.Path:
-        """Store atomically: write a temporary file beside the target, then rename it into place."""
+        """Store atomically and durably (`durable.save`): a reader sees the whole entry or none."""
         path = self.path(result.config, result.numerics)
-        self.root.mkdir(parents=True, exist_ok=True)
         entry = {
             "format": FORMAT,
             "config": _jsonable(result.config.as_dict()),
@@ -141,14 +172,10 @@ class RunCache:
             "state_dict": result.model.state_dict(),
             "checkpoints": result.checkpoints,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(entry, f)
-            os.replace(tmp, path)
-        except BaseException:
-            pathlib.Path(tmp).unlink(missing_ok=True)
-            raise
+        kept = self.state_path(result.config)
+        hint = (f"Its resumable state is kept ({kept}): asking for the run again continues from there, not from "
+                "scratch." if kept.exists() else "")
+        durable.save(entry, path, hint=hint)
         return path
 
 
@@ -258,8 +285,6 @@ def import_archive(cache: RunCache, archive: str | os.PathLike) -> dict[str, lis
             except CorruptEntry as err:
                 report["refused"].append(f"{config.label} ({name}): {err}")
                 continue
-            staged = cache.root / f".{name}.import"
-            shutil.copyfile(extracted, staged)
-            os.replace(staged, cache.path(config, meta.get("numerics")))
+            durable.copy(extracted, cache.path(config, meta.get("numerics")))
             report["imported"].append(config.label)
     return report

@@ -2,7 +2,8 @@
 
 The cache is the meeting point: a run that is already in it (finished here, elsewhere, or by another
 job) is never trained again, each worker checks it again just before training, and entries are written
-atomically. A run that fails is retried by Ray up to `retries` times and then reported; the others go on.
+atomically. A run that fails, or whose worker dies, is retried by Ray up to `retries` times (continuing from
+its resumable state, see `runs.run`) and then reported; the others go on.
 
     python -m resbook fill --profile paper --engine ray                   # local cluster, all cores/GPUs
     python -m resbook fill --profile paper --engine ray --address auto    # the cluster this machine is in
@@ -40,7 +41,7 @@ def name(config: TrainConfig) -> str:
     return f"{config.label} (seed {config.seed})"
 
 
-def _train_one(config: dict, cache_root: str, salt: str, threads: int, fail: bool) -> str:
+def _train_one(config: dict, cache_root: str, salt: str, threads: int, fail: bool, kill: bool) -> str:
     """One run, on a Ray worker: unless it is in the cache by now, train it and store it there."""
     import torch
 
@@ -48,15 +49,31 @@ def _train_one(config: dict, cache_root: str, salt: str, threads: int, fail: boo
 
     config = TrainConfig(**config)
     cache = RunCache(cache_root, salt)
-    attempts = pathlib.Path(cache_root) / ".attempts"
-    attempts.mkdir(parents=True, exist_ok=True)
-    with open(attempts / f"{cache.key(config)}.log", "a") as log:  # one line per try, for the report
-        log.write(f"{time.time():.0f} pid {os.getpid()}\n")
+    first_try = attempts(cache, config) == 0
+    log = pathlib.Path(cache_root) / ".attempts" / f"{cache.key(config)}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:  # one line per try, for the report
+        f.write(f"{time.time():.0f} pid {os.getpid()}\n")
     if fail:
         raise FailOnPurpose(f"{name(config)}: failing on purpose")
+    if kill and first_try:
+        _kill_when_state_kept(cache.state_path(config))
     torch.set_num_threads(threads)
     run(config, cache, progress=False)
     return config.label
+
+
+def _kill_when_state_kept(state: pathlib.Path) -> None:
+    """SIGKILL this worker once the run has kept a resumable state (a worker lost mid-run, for tests)."""
+    import signal
+    import threading
+
+    def watch():
+        while not state.exists():
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def attempts(cache: RunCache, config: TrainConfig) -> int:
@@ -74,13 +91,15 @@ def fill(
     retries: int = 2,
     gpus_per_run: float = 1.0,
     fail: Sequence[TrainConfig] = (),
+    kill: Sequence[TrainConfig] = (),
     progress: bool = True,
 ) -> FillReport:
     """Train every config missing from `cache` as parallel Ray tasks; returns what was trained or failed.
 
     Without `address`, starts a local Ray cluster of `workers` CPUs (default: all cores) and the local
     GPUs; each run takes one CPU, or `gpus_per_run` GPUs where there are GPUs (0.25: four small nets share
-    a GPU). `fail` lists runs that fail on purpose (for tests); reports name runs by label and seed.
+    a GPU). For tests, `fail` lists runs that fail on purpose and `kill` runs whose worker is killed
+    (SIGKILL) once, after the run's first resumable state. Reports name runs by label and seed.
     """
     import ray
 
@@ -104,7 +123,7 @@ def fill(
         gpus = ray.cluster_resources().get("GPU", 0)
         task = ray.remote(_train_one).options(
             num_cpus=1, num_gpus=gpus_per_run if gpus else 0, max_retries=retries, retry_exceptions=True)
-        pending = {task.remote(c.as_dict(), str(cache.root), cache.salt, 1, c in fail): c for c in todo}
+        pending = {task.remote(c.as_dict(), str(cache.root), cache.salt, 1, c in fail, c in kill): c for c in todo}
         bar = tqdm(total=len(todo), desc=f"training {len(todo)} runs on Ray", disable=not progress)
         slots = _slots(gpus_per_run)
         while pending:
