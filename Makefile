@@ -5,8 +5,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PROFILE ?= cpu
 # Debian packages that pip cannot install; add one word here for each a later need brings.
-# chromium: the browser check of the built pages.
-SYSTEM_PACKAGES := chromium
+# chromium: the browser check of the built pages; dataset-fashion-mnist: the real images of Chapter 1 (30 MB).
+SYSTEM_PACKAGES := chromium dataset-fashion-mnist
 APT_INSTALL := apt-get install -y --no-install-recommends
 
 export JUPYTER_PREFER_ENV_PATH := 1

@@ -25,3 +25,18 @@ def trust_fake_cifar(monkeypatch):
 
     monkeypatch.setattr(tv_cifar.CIFAR10, "_check_integrity", lambda self: True)
     monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
+
+
+def fake_fashion_mnist_files(folder, train=60_000, test=10_000):
+    """Fashion-MNIST's four gzipped IDX files, of its real shape (28x28 uint8, classes in turn) but made here:
+    each image is a flat grey of its class, so they are quick to write and compress."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", train), ("t10k", test)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = np.repeat(labels * 25, 28 * 28).astype(np.uint8)
+        with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb", compresslevel=1) as f:
+            f.write(np.array([0x803, n, 28, 28], dtype=">i4").tobytes() + images.tobytes())
+        with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb", compresslevel=1) as f:
+            f.write(np.array([0x801, n], dtype=">i4").tobytes() + labels.tobytes())

@@ -72,7 +72,8 @@ def test_sweep_trains_missing_runs_in_workers_and_returns_in_order(cache):
 def test_key_hashes_the_training_maths_and_the_numerics_but_not_the_speed_code():
     from resbook.runs import cache as cache_mod
 
-    assert cache_mod._TRAINING_CODE == ("data.py", "models.py", "train.py")  # speed.py changes no number
+    # speed.py and resume.py change no number
+    assert cache_mod._TRAINING_CODE == ("data.py", "models.py", "train.py", "batched.py")
     assert "class Speedups" not in (cache_mod.PACKAGE_DIR / "train.py").read_text()
     cpu, gpu = RunCache("x", numerics="cpu-fp32"), RunCache("x", numerics="cuda-bf16")
     assert cpu.key(CONFIG) != gpu.key(CONFIG)

@@ -3,7 +3,7 @@ import torch
 
 from resbook import data
 
-from .fakes import fake_cifar_files, trust_fake_cifar
+from .fakes import fake_cifar_files, fake_fashion_mnist_files, trust_fake_cifar
 
 
 def test_digits_split_is_fixed_stratified_and_standardised():
@@ -23,7 +23,7 @@ def test_mnist1d_is_generated_locally():
 
 
 def test_unknown_dataset_lists_valid_ones():
-    with pytest.raises(ValueError, match="digits, mnist1d, cifar10"):
+    with pytest.raises(ValueError, match="digits, mnist1d, fashion_mnist, fashion_slice, cifar10"):
         data.load("imagenet")
 
 
@@ -60,3 +60,42 @@ def test_batches_cover_every_example_once():
     x, y = torch.arange(10).float().view(10, 1), torch.arange(10)
     seen = torch.cat([yb for _, yb in data.batches(x, y, 3, shuffle=True, generator=torch.Generator())])
     assert sorted(seen.tolist()) == list(range(10))
+
+
+def _fashion_from(debian, root, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    return data.fashion_mnist.__wrapped__(root)  # past the cache: these files, not the installed ones
+
+
+def test_fashion_mnist_is_unpacked_from_the_debian_files_and_read_by_torchvision(tmp_path, monkeypatch):
+    fake_fashion_mnist_files(tmp_path / "debian")
+    d = _fashion_from(tmp_path / "debian", tmp_path / "data", monkeypatch)
+    assert sorted(p.name for p in (tmp_path / "data" / "FashionMNIST" / "raw").iterdir()) == sorted(
+        data.FASHION_MNIST_FILES)
+    assert d.train_x.shape == (60_000, 1, 28, 28) and d.test_x.shape == (10_000, 1, 28, 28)
+    assert d.train_x.dtype == torch.uint8 and d.pad == 4 and d.flip
+    assert d.train_y[:12].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]  # file order, labels with their images
+    assert torch.all(d.train_x[:, 0, 0, 0] == d.train_y * 25)
+    floats = d.as_float().train_x  # normalised by the training images' own mean and std
+    assert abs(floats.mean().item()) < 1e-3 and abs(floats.std().item() - 1) < 1e-3
+
+
+def test_a_fashion_mnist_that_is_not_the_original_is_refused(tmp_path, monkeypatch):
+    fake_fashion_mnist_files(tmp_path / "debian", train=59_990)
+    with pytest.raises(ValueError, match="not the original.*Delete"):
+        _fashion_from(tmp_path / "debian", tmp_path / "data", monkeypatch)
+
+
+def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist.*RESBOOK_DATA"):
+        _fashion_from(tmp_path / "no-debian", tmp_path / "data", monkeypatch)
+
+
+@pytest.mark.skipif(not data.DEBIAN_FASHION_MNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_the_installed_fashion_mnist_and_its_slice():
+    d = data.fashion_mnist()
+    assert d.mean[0] == pytest.approx(0.2860, abs=1e-3) and d.std[0] == pytest.approx(0.3530, abs=1e-3)
+    s = data.fashion_slice()
+    assert s.train_x.shape == (10 * data.SLICE_TRAIN_PER_CLASS, 1, 28, 28)
+    assert torch.bincount(s.test_y).tolist() == [data.SLICE_TEST_PER_CLASS] * 10
+    assert torch.equal(s.train_x[0], d.train_x[0])  # the first images of the file, in its order

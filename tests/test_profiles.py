@@ -16,7 +16,7 @@ def test_overrides_apply_and_dataset_alias():
 
 
 def test_unknown_profile_lists_valid_ones():
-    with pytest.raises(ValueError, match="ci, cpu, paper"):
+    with pytest.raises(ValueError, match="ci, cpu, images, paper"):
         profiles.resolve("laptop")
 
 
@@ -27,7 +27,7 @@ def test_unknown_override_lists_valid_ones():
 
 @pytest.mark.parametrize("override,match", [
     ({"depths": [21]}, "20 and 26"),
-    ({"dataset": "imagenet"}, "digits, mnist1d, cifar10"),
+    ({"dataset": "imagenet"}, "digits, mnist1d, fashion_mnist, fashion_slice, cifar10"),
     ({"epochs": 0}, "epochs"),
 ])
 def test_bad_override_values(override, match):

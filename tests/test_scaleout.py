@@ -13,7 +13,7 @@ from resbook.runs.cache import RunCache
 
 pytest.importorskip("ray")
 
-TINY = {"epochs": 2, "depths": [8, 14], "widths": [4, 8, 16]}
+TINY = {"epochs": 2, "depths": [8, 14], "widths": [4, 8, 16], "image_dataset": ""}
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import argparse
 import os
 import pathlib
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -237,6 +238,77 @@ def end_to_end(depth: int, epochs: int, device: torch.device) -> None:
           f"{(seconds[0] + later * (PAPER_EPOCHS - 1)) / 60:.1f} min", flush=True)
 
 
+# ---- sweeps: a group of seeds one run at a time vs trained together (`batched`) ----
+
+# (data set, fake data shape, training steps per run, evaluated images per run) of Chapter 1's sweeps
+SWEEPS = {
+    "images": ("fashion_mnist", (1, 28, 28), 164 * -(-60_000 // 128), 164 * 20_000),
+    "paper": ("cifar10", (3, 32, 32), PAPER_ITERATIONS, PAPER_EPOCHS * EVAL_IMAGES_PER_EPOCH),
+}
+SWEEP_DEPTHS = (20, 32, 44, 56, 110)
+
+
+def fake_images(dataset: str, shape: tuple[int, ...], n: int) -> data.Dataset:
+    """Random uint8 images of a data set's shape (speed does not depend on what the pixels show)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    mean, std = (0.5,) * shape[0], (0.25,) * shape[0]
+    return data.Dataset(dataset, x, y, x[:256], y[:256], 10, pad=4, flip=True, mean=mean, std=std)
+
+
+def group_seconds(dataset: data.Dataset, depth: int, seeds: int, device: torch.device, batch: int,
+                  steps: int, warmup: int) -> tuple[float, float]:
+    """Seconds per step of `seeds` runs of ResNet-`depth` (widths 16/32/64): one at a time (a step of each,
+    one after another) vs together (one batched step), in alternating rounds. Both eager (no compiling)."""
+    from . import batched
+
+    on_device = dataset.to(device)
+    fast = speed.Speedups.choose(device, on_device, 0)
+    group = [train.TrainConfig(dataset.name, depth, batch_size=batch, augment=True, seed=s,
+                               trained_with=tuple(range(seeds))) for s in range(seeds)]
+    alone = [speed.stepper(replace(c, trained_with=()), on_device, device, fast) for c in group]
+    together = batched.GroupStepper(group, device, replace(fast, channels_last=False, fused_optimizer=True))
+    generator = torch.Generator().manual_seed(0)
+
+    def batch_of_images():
+        index = torch.randint(0, len(on_device.train_y), (batch,), generator=generator).to(device)
+        return train.prepare_batch(on_device, on_device.train_x[index], True, generator, fast), on_device.train_y[index]
+
+    batches = [batch_of_images() for _ in range(seeds)]
+    stacked = torch.stack([x for x, _ in batches]), torch.stack([y for _, y in batches])
+
+    def one_at_a_time():
+        for stepper, (xb, yb) in zip(alone, batches, strict=True):
+            stepper.step(xb, yb, 0.1)
+
+    return side_by_side(one_at_a_time, lambda: together.step(*stacked, 0.1), steps, warmup, device, rounds=2)
+
+
+def sweep_rows(device: torch.device, depths: tuple[int, ...], seeds: int = 3, batch: int = 128,
+               steps: int = 2, warmup: int = 1) -> None:
+    """Runs per hour of a Chapter 1 group one at a time vs together, and the projected time of the whole
+    `images` and `paper` Chapter 1 sweeps (plain + residual at 20/32/44/56/110, `seeds` seeds)."""
+    print(f"\nChapter 1 sweeps: {seeds} seeds of one net, one run at a time vs trained together (eager); "
+          "runs per hour of a full run (training steps, plus evaluation at a third of a step's cost per image)")
+    print("sweep | net | one at a time: runs/h | together: runs/h | ratio")
+    for profile, (name, shape, run_steps, eval_images) in SWEEPS.items():
+        dataset = fake_images(name, shape, 4 * batch)
+        hours = {"alone": [], "together": []}
+        for depth in depths:
+            alone_s, together_s = group_seconds(dataset, depth, seeds, device, batch, steps, warmup)
+            for key, seconds in (("alone", alone_s), ("together", together_s)):
+                per_group = seconds * (run_steps + eval_images / batch / 3)  # hours of `seeds` runs
+                hours[key].append(per_group / 3600)
+            rate = [seeds / h[-1] for h in hours.values()]
+            print(f"{profile} | ResNet-{depth} | {rate[0]:.2f} | {rate[1]:.2f} | {rate[1] / rate[0]:.2f}x", flush=True)
+        if len(depths) > 1:  # cost grows linearly with the number of blocks: fit, then extrapolate to 110
+            projected = {key: 2 * sum(np.polyval(np.polyfit(depths, h, 1), SWEEP_DEPTHS)) for key, h in hours.items()}
+            print(f"projected {profile} Chapter 1 sweep (plain + residual at {'/'.join(map(str, SWEEP_DEPTHS))}, "
+                  f"{seeds} seeds) on this device: {projected['alone']:.1f} h one at a time, "
+                  f"{projected['together']:.1f} h trained together", flush=True)
+
+
 def state_overhead(profile: str = "cpu", depth: int = 56, rounds: int = 2) -> None:
     """What keeping resumable state costs a run of `profile` (default interval): the time of its state
     writes as a share of the run, and the run's time with and without state, alternating, in this run."""
@@ -282,6 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--train-epochs", type=int, default=0,
                         help="also run train() itself for this many epochs on ResNet-20 (GPU: try 6)")
+    parser.add_argument("--sweep-depths", type=int, nargs="*", default=[20, 56],
+                        help="depths measured for the sweep rows (none: skip them)")
+    parser.add_argument("--no-state", action="store_true", help="skip the resumable-state overhead rows")
     args = parser.parse_args(argv)
     device = torch.device(args.device) if args.device else speed.default_device()
     cuda = device.type == "cuda"
@@ -314,6 +389,11 @@ def main(argv: list[str] | None = None) -> None:
               f"a time: {hours:.1f} h per seed, {3 * hours:.1f} h for the profile's 3 seeds")
     if args.train_epochs:
         end_to_end(20, args.train_epochs, device)
+    if args.sweep_depths:
+        sweep_rows(device, tuple(args.sweep_depths), steps=max(2, steps // 3) if cuda else 2)
+    if not args.no_state:
+        print()
+        state_overhead()
 
 
 if __name__ == "__main__":

@@ -1,22 +1,26 @@
 """The book's data sets, held as tensors.
 
-`digits` and `mnist1d` are real data that need no internet; `cifar10` is the papers' data set and
-goes through torchvision's loader from a folder the reader provides. Small data sets are batched
-by slicing tensors, with no per-image loader in the hot path.
+`digits` and `mnist1d` are real data that need no internet; `fashion_mnist` (real 28x28 photographs of
+clothing, 60,000 + 10,000) comes from Debian's `dataset-fashion-mnist` package or any copy of its four files,
+and `fashion_slice` is a fixed small part of it that a CPU trains in minutes; `cifar10` is the papers' data set
+and goes through torchvision's loader from a folder the reader provides. Small data sets are batched by
+slicing tensors, with no per-image loader in the hot path.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import os
 import pathlib
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-DATASETS = ("digits", "mnist1d", "cifar10")
+DATASETS = ("digits", "mnist1d", "fashion_mnist", "fashion_slice", "cifar10")
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
@@ -69,7 +73,8 @@ def load(name: str, *, pixels: bool = False) -> Dataset:
     `pixels=True` keeps CIFAR-10 as uint8 pixels (a quarter of the memory; training normalises each
     batch on the device with `Dataset.prepare`); the other data sets are floats either way.
     """
-    loaders = {"digits": digits, "mnist1d": mnist1d, "cifar10": cifar10}
+    loaders = {"digits": digits, "mnist1d": mnist1d, "fashion_mnist": fashion_mnist, "fashion_slice": fashion_slice,
+               "cifar10": cifar10}
     if name not in loaders:
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     dataset = loaders[name]()
@@ -152,6 +157,92 @@ def cifar10(root: str | os.PathLike | None = None, download: bool = False) -> Da
     test_x, test_y = tensors(test)
     return Dataset("cifar10", train_x, train_y, test_x, test_y, num_classes=10, pad=4, flip=True,
                    mean=CIFAR_MEAN, std=CIFAR_STD)
+
+
+# where Debian's dataset-fashion-mnist package puts the four original IDX files (gzipped)
+DEBIAN_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                       "t10k-labels-idx1-ubyte")
+
+
+def fashion_mnist_raw(root: pathlib.Path) -> pathlib.Path:
+    """`root/FashionMNIST/raw`, the folder torchvision reads; missing files are unpacked from Debian's."""
+    raw, debian = root / "FashionMNIST" / "raw", DEBIAN_FASHION_MNIST
+    for name in FASHION_MNIST_FILES:
+        packed = debian / f"{name}.gz"
+        if not (raw / name).exists() and packed.exists():
+            raw.mkdir(parents=True, exist_ok=True)
+            partial = raw / f".{name}.partial"
+            with gzip.open(packed, "rb") as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            partial.replace(raw / name)  # whole or absent: an interrupted unpack is never read
+    return raw
+
+
+def _checked_split(split, size: int, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A torchvision MNIST-style split as (uint8 (N, 1, 28, 28), labels), after checking it is whole."""
+    x, y = split.data, split.targets
+    counts = torch.bincount(y, minlength=10).tolist()
+    if x.shape != (size, 28, 28) or x.dtype != torch.uint8 or counts != [size // 10] * 10:
+        raise ValueError(f"Fashion-MNIST {what} split is not the original ({tuple(x.shape)}, {x.dtype}, "
+                         f"images per class {counts}; expected ({size}, 28, 28) uint8, {size // 10} per class). "
+                         f"Delete {pathlib.Path(split.raw_folder)} and load it again.")
+    return x[:, None].contiguous(), y.long()
+
+
+@functools.lru_cache(maxsize=2)
+def fashion_mnist(root: str | os.PathLike | None = None) -> Dataset:
+    """Fashion-MNIST (Xiao et al. 2017) through torchvision's loader: 60,000 train / 10,000 test 28x28 uint8.
+
+    Read from `root/FashionMNIST/raw` (default root: $RESBOOK_DATA, else ~/.cache/resbook-data), which is
+    filled from Debian's `dataset-fashion-mnist` package when that is installed; never downloads. Checked
+    (shapes, dtype, 6,000 / 1,000 images per class) before use. Augmented as CIFAR-10 (pad-4 crop, flips:
+    clothing looks the same mirrored) and normalised with the training set's mean and std.
+    """
+    from torchvision.datasets import FashionMNIST
+
+    root = pathlib.Path(root) if root is not None else data_root()
+    raw = fashion_mnist_raw(root)
+    try:
+        train = FashionMNIST(str(root), train=True, download=False)
+        test = FashionMNIST(str(root), train=False, download=False)
+    except RuntimeError as err:  # torchvision's "Dataset not found"
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found in {raw} (nor in {DEBIAN_FASHION_MNIST}). Fix: install Debian's package "
+            "(`sudo apt-get install dataset-fashion-mnist`; `make system` does it where it may), or copy the four "
+            f"files {', '.join(FASHION_MNIST_FILES)} (unpacked or .gz) into {raw}, or point RESBOOK_DATA at a "
+            "folder whose FashionMNIST/raw holds them."
+        ) from err
+    train_x, train_y = _checked_split(train, 60_000, "training")
+    test_x, test_y = _checked_split(test, 10_000, "test")
+    return _pixels("fashion_mnist", train_x, train_y, test_x, test_y)
+
+
+def _pixels(name: str, train_x, train_y, test_x, test_y) -> Dataset:
+    """A grey-scale image data set kept as uint8, normalised by its own training images' mean and std."""
+    scaled = train_x.float() / 255
+    return Dataset(name, train_x, train_y, test_x, test_y, num_classes=10, pad=4, flip=True,
+                   mean=(scaled.mean().item(),), std=(scaled.std().item(),))
+
+
+# Fashion-MNIST's fixed slice for the cpu profile: enough images for the degradation problem to show, few
+# enough that Chapter 1's plain and residual nets at three depths and three seeds fit its 10-minute budget
+SLICE_TRAIN_PER_CLASS = 100
+SLICE_TEST_PER_CLASS = 50
+
+
+@functools.lru_cache(maxsize=1)
+def fashion_slice() -> Dataset:
+    """The first SLICE_TRAIN_PER_CLASS training and SLICE_TEST_PER_CLASS test images of each Fashion-MNIST
+    class, in file order; normalised by the slice's own training images."""
+    full = fashion_mnist()
+
+    def first(y: torch.Tensor, per_class: int) -> torch.Tensor:
+        keep = torch.cat([torch.nonzero(y == c).flatten()[:per_class] for c in range(10)])
+        return keep.sort().values
+
+    tr, te = first(full.train_y, SLICE_TRAIN_PER_CLASS), first(full.test_y, SLICE_TEST_PER_CLASS)
+    return _pixels("fashion_slice", full.train_x[tr], full.train_y[tr], full.test_x[te], full.test_y[te])
 
 
 def augment(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None = None) -> torch.Tensor:

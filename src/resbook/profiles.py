@@ -1,4 +1,5 @@
-"""Named scales at which the book runs: `ci` (tests), `cpu` (default, offline), `paper` (CIFAR-10, GPU).
+"""Named scales at which the book runs: `ci` (tests), `cpu` (default, offline), `images` (Fashion-MNIST at the
+papers' recipe, offline, for a GPU), `paper` (CIFAR-10, GPU).
 
 A profile fully names an experiment's scale; chapters take a profile name plus optional overrides.
 """
@@ -35,6 +36,13 @@ class Profile:
     path_samples: int = 64  # sampled path sets per length (Veit's estimate; the paper used 1,000)
     probe_batch: int = 64  # examples in the batch whose gradient is decomposed by path length
     ablations: bool = True  # train Chapter 4's ablation nets (which part of unshared batch norm matters)
+    # train each architecture's seeds together, one batched computation (`batched`): fills a GPU; no gain on a CPU
+    batch_seeds: bool = False
+    # Chapter 1 also runs its plain/residual sweep on this real-image data set ("": none), at its own scale
+    image_dataset: str = ""
+    image_depths: tuple[int, ...] = ()
+    image_epochs: int = 0
+    image_batch_size: int = 128
 
     @property
     def deepest(self) -> int:
@@ -59,6 +67,11 @@ PROFILES: dict[str, Profile] = {
         path_samples=16,
         probe_batch=32,
         ablations=False,
+        # Chapter 1's real-image path, at the smallest scale that runs it (about 20 s on 2 cores)
+        image_dataset="fashion_slice",
+        image_depths=(8, 56),
+        image_epochs=3,
+        image_batch_size=64,
     ),
     "cpu": Profile(
         name="cpu",
@@ -71,6 +84,29 @@ PROFILES: dict[str, Profile] = {
         warmup_epochs=2,
         path_samples=32,
         probe_batch=32,
+        # 1,000 Fashion-MNIST images, 16 steps an epoch, 6 epochs: plain-56 stays far above plain-8 (measured),
+        # and the 12 runs cost Chapter 1 about 2.7 of its 10 minutes on 2 cores (a CPU's step cost grows with
+        # depth, not width, at these sizes: depth 20 would cost another 45 s)
+        image_dataset="fashion_slice",
+        image_depths=(8, 56),
+        image_epochs=6,
+        image_batch_size=64,
+    ),
+    "images": Profile(
+        name="images",
+        description=(
+            "Fashion-MNIST (60,000 real 28x28 images, from Debian, no download) with He et al.'s CIFAR recipe and "
+            "widths 16/32/64: SGD 0.9, wd 1e-4, batch 128, 164 epochs, lr 0.1 divided by 10 at 50 % and 75 %, "
+            "crop+flip, warm-up for ResNet-110; the offline stand-in for `paper`, for a GPU"
+        ),
+        datasets=("fashion_mnist",),
+        depths=(20, 32, 44, 56, 110),
+        seeds=(0, 1, 2),
+        epochs=164,
+        warmup_epochs=1,
+        warmup_min_depth=110,
+        augment=True,
+        batch_seeds=True,
     ),
     "paper": Profile(
         name="paper",
@@ -152,13 +188,15 @@ def _is(value: Any, kind: type) -> bool:
 
 
 def _validate(p: Profile) -> None:
-    bad = [d for d in p.datasets if d not in DATASETS]
+    bad = [d for d in (*p.datasets, *([p.image_dataset] if p.image_dataset else ())) if d not in DATASETS]
     if bad or not p.datasets:
         raise ValueError(f"unknown dataset(s) {bad}; valid datasets: {', '.join(DATASETS)}")
-    for depth in p.depths:
+    for depth in (*p.depths, *p.image_depths):
         blocks_per_stage(depth)  # raises with the nearest valid depths
     if not p.depths or not p.seeds:
         raise ValueError("a profile needs at least one depth and one seed")
+    if p.image_dataset and (not p.image_depths or p.image_epochs < 1):
+        raise ValueError("an image_dataset needs image_depths and image_epochs >= 1")
     if p.epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {p.epochs}")
     if len(p.widths) != 3:

@@ -24,7 +24,8 @@ from .profiles import Profile
 from .speed import Speedups, default_device, stepper
 
 # (in_channels, dims, num_classes) of each data set, so a cached model can be rebuilt without its data
-SHAPES = {"digits": (1, 2, 10), "mnist1d": (1, 1, 10), "cifar10": (3, 2, 10)}
+SHAPES = {"digits": (1, 2, 10), "mnist1d": (1, 1, 10), "fashion_mnist": (1, 2, 10), "fashion_slice": (1, 2, 10),
+          "cifar10": (3, 2, 10)}
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ class TrainConfig:
     shared_bn: str = "shared"  # how shared blocks treat batch norm: see models.SHARED_BN
     checkpoints: tuple[int, ...] = ()  # epochs after which to keep a copy of the weights
     arch: str = "cifar"  # block layout: see models.ARCHS
+    # the seeds trained together with this one as one batched computation (`batched`), this one included;
+    # () when trained alone. Part of the run's identity: rounding differs between the two ways
+    trained_with: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        if self.trained_with and self.seed not in self.trained_with:
+            raise ValueError(f"seed {self.seed} is not in its group trained_with={self.trained_with}")
 
     @property
     def kind(self) -> NetKind:
@@ -86,8 +94,10 @@ def config_for(profile: Profile, dataset: str, depth: int, *, seed: int = 0, **m
         dataset=dataset, depth=depth, width=tuple(profile.widths), seed=seed, epochs=profile.epochs,
         batch_size=profile.batch_size, lr=profile.lr, momentum=profile.momentum,
         weight_decay=profile.weight_decay, milestones=tuple(profile.milestones), warmup_epochs=warmup,
-        augment=profile.augment,
+        augment=profile.augment, trained_with=tuple(profile.seeds) if profile.batch_seeds else (),
     )
+    if model.get("active_branches"):  # short-path training draws a path per net: never batched
+        settings["trained_with"] = ()
     return TrainConfig(**{**settings, **model})
 
 

@@ -71,10 +71,28 @@ CLAIMS = declare(
 
 # ---- the runs
 
+def image_sweep(profile: Profile) -> list[TrainConfig]:
+    """Plain and residual nets on the profile's real-image data set, at its own depths and epochs (or none).
+
+    Without warm-up: in a few epochs, two at lr/10 would leave even the residual nets untrained (He et al.
+    warm up only ResNet-110).
+    """
+    if not profile.image_dataset:
+        return []
+    scale = replace(profile, epochs=profile.image_epochs, batch_size=profile.image_batch_size, warmup_epochs=0.0)
+    return runs.grid(scale, datasets=[profile.image_dataset], depths=profile.image_depths, nets=(False, True))
+
+
+def datasets(profile: Profile) -> list[str]:
+    """The data sets this chapter shows: the profile's, then its real-image one (if any)."""
+    return [*profile.datasets, *([profile.image_dataset] if profile.image_dataset else [])]
+
+
 def plan(profile: Profile) -> dict[str, list[TrainConfig]]:
-    """Plain and residual nets at every depth and data set; options B and highway gates on the first data set."""
+    """Plain and residual nets at every depth and data set (and on real images where the profile has them);
+    options B and highway gates on the first data set."""
     first = [profile.datasets[0]]
-    return {"sweep": runs.grid(profile, nets=(False, True)),
+    return {"sweep": runs.grid(profile, nets=(False, True)) + image_sweep(profile),
             "option B": runs.grid(profile, datasets=first, shortcut="B"),
             "highway": runs.grid(profile, datasets=first, shortcut="gated")}
 

@@ -16,11 +16,16 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .. import durable
+from .. import batched, durable
 from ..profiles import Profile
 from ..resources import available_memory_bytes, usable_cpus
 from ..train import TrainConfig, TrainResult, config_for, train
 from .cache import RunCache
+
+
+def leader(config: TrainConfig) -> TrainConfig:
+    """The run that stands for `config`'s group (its first seed) when runs are trained together, else itself."""
+    return batched.members(config)[0] if config.trained_with else config
 
 
 def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = True) -> TrainResult:
@@ -28,14 +33,15 @@ def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = 
 
     One process trains a run at a time: another that needs it meanwhile waits for the run's lock and then
     loads what the first stored. A run interrupted before (killed, pre-empted, out of memory) continues
-    from its resumable state; the state is removed once the run is stored.
+    from its resumable state; the state is removed once the run is stored. A run trained together with
+    others (`trained_with`) is trained with its whole group, and every member is stored.
     """
     cache = cache or RunCache()
     result = cache.load(config)
     if result is not None:
         return result
     cache.check_writable(config)  # a read-only cache fails here, before any training
-    lock = cache.lock(config)
+    lock = cache.lock(leader(config))
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
@@ -44,18 +50,29 @@ def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = 
         lock.acquire()
     with lock:  # acquired above; released on leaving (and by the OS if this process dies)
         result = cache.load(config)  # stored by the process we waited for
-        if result is not None:
-            return result
-        state = cache.state_path(config)
-        for leftover in durable.leftovers(state) + durable.leftovers(cache.path(config)):
-            leftover.unlink(missing_ok=True)  # half-written by a process killed mid-write
-        cache.journal(config, "training" + (" (resuming)" if state.exists() else ""))
-        result = train(config, progress=progress, state=state)
-        cache.save(result)
-        cache.journal(config, "stored" + (f" (resumed at epoch {result.resumed_from[0]}, batch "
-                                          f"{result.resumed_from[1]})" if result.resumed_from else ""))
-        state.unlink(missing_ok=True)
-    return result
+        return result if result is not None else _train_and_store(config, cache, progress)
+
+
+def _train_and_store(config: TrainConfig, cache: RunCache, progress: bool) -> TrainResult:
+    """Train `config` (with its group) and store it; called with the run's lock held."""
+    group = batched.members(config) if config.trained_with else [config]
+    state = cache.state_path(group[0])
+    for leftover in durable.leftovers(state) + [t for c in group for t in durable.leftovers(cache.path(c))]:
+        leftover.unlink(missing_ok=True)  # half-written by a process killed mid-write
+    together = f" (together with seeds {config.trained_with})" if config.trained_with else ""
+    for member in group:
+        cache.journal(member, "training" + together + (" (resuming)" if state.exists() else ""))
+    if config.trained_with:
+        results = batched.train_together(group, progress=progress, state=state)
+    else:
+        results = [train(config, progress=progress, state=state)]
+    for result in results:
+        if result.config not in cache:  # a member already stored stays as it is
+            cache.save(result)
+        where = result.resumed_from
+        cache.journal(result.config, "stored" + (f" (resumed at epoch {where[0]}, batch {where[1]})" if where else ""))
+    state.unlink(missing_ok=True)
+    return next(r for r in results if r.config == config)
 
 
 # what one training worker process holds at most (torch, the data set, a net and its optimizer): a
@@ -94,10 +111,13 @@ def sweep(
     """All the runs in `configs`, in order. Missing ones train in `workers` processes that share the cache."""
     cache = cache or RunCache()
     workers = workers or default_workers()
-    missing = [c for c in dict.fromkeys(configs) if cache.load(c) is None]
+    absent = [c for c in dict.fromkeys(configs) if cache.load(c) is None]
+    missing = list({leader(c): c for c in reversed(absent)}.values())[::-1]  # one job per group trained together
     if missing:
         cache.check_writable(missing[0])
-        bar = tqdm(total=len(missing), desc=f"training {len(missing)} of {len(configs)} runs", disable=not progress)
+        jobs = f" ({len(missing)} groups trained together)" if len(missing) < len(absent) else ""
+        bar = tqdm(total=len(missing), desc=f"training {len(absent)} of {len(configs)} runs{jobs}",
+                   disable=not progress)
         if workers == 1 or len(missing) == 1:
             for config in missing:
                 run(config, cache, progress=progress)

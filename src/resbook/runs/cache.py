@@ -1,17 +1,17 @@
 """The run cache: a finished training run stored under a key made of what decides its numbers.
 
-The key hashes the full config, the training maths (`data.py`, `models.py`, `train.py`: not `speed.py`,
-whose changes only alter speed) and the numerics the run was trained with (device type and precision,
-e.g. "cpu-fp32" or "cuda-bf16"). A lookup takes this machine's numerics first and then any other, so a
-cache filled on a GPU serves a laptop. One file per run (`<key>.v2.pt`: config, code salt, numerics,
-metrics, weights), written to a temporary name, synced and renamed into place (`durable`), so a reader
-never sees half a file, even after a power cut. A corrupt or mismatched entry is moved aside (never deleted)
-and reported, and the run is trained again. Entries of the first key scheme (`<key>.pt`) are reported once
-and never read.
+The key hashes the full config, the training maths (`data.py`, `models.py`, `train.py`, `batched.py`; not
+`speed.py` or `resume.py`, whose changes only alter speed or when work is kept) and the numerics the run was
+trained with (device type and precision, e.g. "cpu-fp32" or "cuda-bf16"). A lookup takes this machine's
+numerics first and then any other, so a cache filled on a GPU serves a laptop. One file per run
+(`<key>.v2.pt`: config, code salt, numerics, metrics, weights), written to a temporary name, synced and
+renamed into place (`durable`), so a reader never sees half a file, even after a power cut. A corrupt or
+mismatched entry is moved aside (never deleted) and reported, and the run is trained again. Entries of the
+first key scheme (`<key>.pt`) are reported once and never read.
 
-Beside the entries: `.state/<key>.pt`, the resumable state of a run in training (removed once it is
-stored); `.locks/<key>.lock`, held by the one process training that run (an OS lock: it goes with the
-process, so a killed trainer blocks nobody); `journal.log`, one line per run started or stored.
+Beside the entries: `.state/<key>.pt`, the resumable state of a run in training (removed once it is stored);
+`.locks/<key>.lock`, held by the one process training that run (an OS lock: it goes with the process, so a
+killed trainer blocks nobody); `journal.log`, one line per run started or stored.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ..train import TrainConfig, TrainResult
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent
 # the modules whose code decides what a run computes; editing any of them invalidates the cache
-_TRAINING_CODE = ("data.py", "models.py", "train.py")
+_TRAINING_CODE = ("data.py", "models.py", "train.py", "batched.py")
 FORMAT = 2
 SUFFIX = f".v{FORMAT}.pt"
 # every numerics a run can be trained with, in the order a lookup falls back to them

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..resources import usable_cpus
 from ..train import TrainConfig
+from . import leader
 from .cache import RunCache
 
 
@@ -106,8 +107,12 @@ def fill(
     cache = cache or RunCache()
     report = FillReport()
     start = time.perf_counter()
-    todo = [c for c in dict.fromkeys(configs) if c not in cache]
+    absent = [c for c in dict.fromkeys(configs) if c not in cache]
     report.cached = [name(c) for c in dict.fromkeys(configs) if c in cache]
+    groups: dict[TrainConfig, list[TrainConfig]] = {}  # one task per group of runs trained together
+    for config in absent:
+        groups.setdefault(leader(config), []).append(config)
+    todo = [members[0] for members in groups.values()]
     if not todo:
         report.seconds = time.perf_counter() - start
         return report
@@ -129,11 +134,12 @@ def fill(
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             config = pending.pop(done[0])
+            group = groups[leader(config)]
             try:
                 ray.get(done[0])
-                report.trained.append(name(config))
+                report.trained += [name(c) for c in group]
             except Exception as err:  # noqa: BLE001 - a failed run is reported, the others go on
-                report.failed[name(config)] = str(err).strip().splitlines()[-1]
+                report.failed.update({name(c): str(err).strip().splitlines()[-1] for c in group})
             bar.set_postfix_str(f"done {len(report.trained)} / running {min(len(pending), slots)} / "
                                 f"waiting {max(0, len(pending) - slots)} / failed {len(report.failed)}")
             bar.update()
