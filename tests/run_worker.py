@@ -21,12 +21,18 @@ from resbook.train import TrainConfig, TrainResult
 
 
 def digest(result: TrainResult) -> str:
-    """Hash of a run's weights and history (wall-clock seconds left out): equal digests, equal runs."""
+    """Hash of a run's weights, history (wall-clock seconds left out) and kept checkpoints: equal digests,
+    equal runs."""
     h = hashlib.sha256()
     for name, tensor in result.model.state_dict().items():
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     h.update(json.dumps({k: v for k, v in result.history.items() if k != "seconds"}).encode())
+    for epoch, weights in sorted(result.checkpoints.items()):
+        h.update(str(epoch).encode())
+        for name, tensor in weights.items():
+            h.update(name.encode())
+            h.update(tensor.contiguous().numpy().tobytes())
     return h.hexdigest()
 
 

@@ -80,8 +80,10 @@ def test_profiles_that_batch_seeds_name_their_groups():
 
 
 def test_an_interrupted_group_resumes_bit_identical(tmp_path, monkeypatch):
-    group = batched.members(replace(GROUP, epochs=3))
-    whole = batched.train_together(group, progress=False)
+    # crops and flips draw from each run's generator every batch; checkpoints are kept along the way
+    group = batched.members(replace(GROUP, epochs=3, augment=True, checkpoints=(1, 2)))
+    augmented = replace(data.load("digits"), pad=2, flip=True)
+    whole = batched.train_together(group, augmented, progress=False)
     monkeypatch.setattr(resume, "STATE_SECONDS", 0.0)
     monkeypatch.setattr(resume, "EPOCH_END_SECONDS", 0.0)
     real_write = resume.Keeper.write
@@ -95,7 +97,15 @@ def test_an_interrupted_group_resumes_bit_identical(tmp_path, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(resume.Keeper, "write", write_then_stop)
         with pytest.raises(KeyboardInterrupt):
-            batched.train_together(group, progress=False, state=tmp_path / "state.pt")
-    resumed = batched.train_together(group, progress=False, state=tmp_path / "state.pt")
+            batched.train_together(group, augmented, progress=False, state=tmp_path / "state.pt")
+    resumed = batched.train_together(group, augmented, progress=False, state=tmp_path / "state.pt")
     assert resumed[0].resumed_from == (2, 5)
     assert [digest(r) for r in resumed] == [digest(r) for r in whole]
+
+
+def test_every_chapter_plans_the_images_profile_in_groups():
+    from resbook import chapters
+
+    configs = chapters.plan(profiles.resolve("images"))
+    assert configs and all(c.dataset == "fashion_mnist" for c in configs)
+    assert all(c.trained_with == (0, 1, 2) or c.active_branches for c in configs)

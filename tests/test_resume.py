@@ -14,11 +14,12 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 import torch
 
-from resbook import durable, resume, speed, train
+from resbook import data, durable, resume, runs, speed, train
 from resbook.runs.cache import RunCache
 from tests.run_worker import digest
 
@@ -65,8 +66,11 @@ def wait_for_state(cache: RunCache, config, proc, epoch: int, timeout: float = 1
 
 # ---- in one process: the resumed run is the uninterrupted run, bit for bit ----
 
-# short-path training draws from the run's generator every batch: resuming must restore it exactly
-SHORT = train.TrainConfig("digits", 8, width=(4, 8, 16), epochs=3, batch_size=64, active_branches=2)
+# crops, flips and short-path training draw from the run's generator every batch, and checkpoints are kept
+# along the way: resuming must restore all of it exactly
+SHORT = train.TrainConfig("digits", 8, width=(4, 8, 16), epochs=3, batch_size=64, active_branches=2, augment=True,
+                          checkpoints=(1, 2))
+AUGMENTED = replace(data.load("digits"), pad=2, flip=True)  # digits do not augment; these crop and flip
 
 
 def _interrupt_after(monkeypatch, steps: int) -> None:
@@ -83,39 +87,39 @@ def _interrupt_after(monkeypatch, steps: int) -> None:
 
 @pytest.mark.parametrize(("steps", "position"), [(5, (1, 5)), (23, (2, 0)), (50, (3, 4))])
 def test_an_interrupted_run_resumes_to_the_same_weights_and_history(tmp_path, monkeypatch, steps, position):
-    whole = train.train(SHORT, progress=False)
+    whole = train.train(SHORT, AUGMENTED, progress=False)
     monkeypatch.setattr(resume, "STATE_SECONDS", 0.0)
     monkeypatch.setattr(resume, "EPOCH_END_SECONDS", 0.0)
     state = tmp_path / "state.pt"
     with monkeypatch.context() as m:
         _interrupt_after(m, steps)  # 23 steps make one epoch of digits at batch 64
         with pytest.raises(KeyboardInterrupt):
-            train.train(SHORT, progress=False, state=state)
-    resumed = train.train(SHORT, progress=False, state=state)
+            train.train(SHORT, AUGMENTED, progress=False, state=state)
+    resumed = train.train(SHORT, AUGMENTED, progress=False, state=state)
     assert resumed.resumed_from == position
     assert digest(resumed) == digest(whole)
 
 
 def test_the_comparison_sees_a_resume_that_loses_the_generator(tmp_path, monkeypatch):
     """The check above can fail: a state whose generator is replaced gives a different run."""
-    whole = train.train(SHORT, progress=False)
+    whole = train.train(SHORT, AUGMENTED, progress=False)
     monkeypatch.setattr(resume, "STATE_SECONDS", 0.0)
     state = tmp_path / "state.pt"
     with monkeypatch.context() as m:
         _interrupt_after(m, 5)
         with pytest.raises(KeyboardInterrupt):
-            train.train(SHORT, progress=False, state=state)
+            train.train(SHORT, AUGMENTED, progress=False, state=state)
     saved = torch.load(state, weights_only=True)
     saved["generator"] = torch.Generator().manual_seed(123).get_state()
     torch.save(saved, state)
-    assert digest(train.train(SHORT, progress=False, state=state)) != digest(whole)
+    assert digest(train.train(SHORT, AUGMENTED, progress=False, state=state)) != digest(whole)
 
 
 def test_a_corrupt_state_is_moved_aside_and_the_run_starts_again(tmp_path):
     state = tmp_path / "state.pt"
     state.write_bytes(b"not a state")
     with pytest.warns(UserWarning, match="cannot be used"):
-        result = train.train(SHORT, progress=False, state=state)
+        result = train.train(SHORT, AUGMENTED, progress=False, state=state)
     assert result.resumed_from is None and len(list(tmp_path.glob("state.pt.corrupt-*"))) == 1
 
 
@@ -150,6 +154,32 @@ def test_a_process_killed_while_writing_an_entry_leaves_nothing_that_is_served(t
     assert tuple(out["resumed_from"]) == (CONFIG.epochs + 1, 0)  # the finished run's state: nothing retrained
     assert out["digest"] == reference
     assert not durable.temporaries(cache.path(CONFIG))  # the killed writer's leftover is cleared
+
+
+def test_a_second_process_waits_for_the_trainer_and_loads_its_run(tmp_path, reference):
+    cache = RunCache(tmp_path)
+    trainer = start(tmp_path, [CONFIG])
+    wait_for_state(cache, CONFIG, trainer, epoch=2)  # the trainer holds the run's lock now
+    waiter = start(tmp_path, [CONFIG])
+    (trained,), (loaded,) = finish(trainer), finish(waiter)
+    assert trained["digest"] == loaded["digest"] == reference and loaded["resumed_from"] is None
+    assert len(cache.trainings(CONFIG)) == 1  # the waiter never trained it
+
+
+def test_a_failed_run_releases_its_lock(tmp_path, monkeypatch):
+    cache = RunCache(tmp_path)
+    tiny = train.TrainConfig("digits", 8, width=(4, 8, 16), epochs=1, batch_size=256)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("out of memory, say")
+
+    monkeypatch.setattr(runs, "train", fail)
+    with pytest.raises(RuntimeError) as failure:  # keeps the traceback (and its frames) alive, as Jupyter does
+        runs.run(tiny, cache, progress=False)
+    probe = "import filelock, sys; filelock.FileLock(sys.argv[1]).acquire(timeout=0)"
+    taken = subprocess.run([sys.executable, "-c", probe, cache.lock(tiny).lock_file], capture_output=True)
+    assert taken.returncode == 0, taken.stderr
+    assert failure.value is not None
 
 
 def test_two_fills_racing_on_one_cache_train_each_run_once(tmp_path):

@@ -2,6 +2,7 @@
 killed mid-run that resumes, no retraining."""
 
 import os
+import re
 
 import pytest
 import torch
@@ -62,6 +63,8 @@ def test_a_worker_killed_mid_run_is_retried_and_resumes_from_its_state(filled):
     assert scaleout.name(victim) in report.trained and scaleout.attempts(cache, victim) == 2
     first, second = cache.trainings(victim)
     assert first.endswith("training") and second.endswith("training (resuming)")
+    journal = (cache.root / "journal.log").read_text()
+    assert re.search(rf"{cache.key(victim)} .*: stored \(resumed at epoch \d+, batch \d+\)", journal)  # state used
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the workers trained
     try:

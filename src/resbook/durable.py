@@ -11,6 +11,7 @@ import io
 import os
 import pathlib
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from typing import BinaryIO
@@ -35,12 +36,17 @@ def fsync_folder(folder: pathlib.Path) -> None:
         os.close(fd)
 
 
+def _host() -> str:
+    return socket.gethostname().replace(".", "_")  # no dots: the temporary's name is split on them
+
+
 def _write(path: pathlib.Path, fill: Callable[[BinaryIO], object]) -> None:
     """Write `path` through `fill` under a temporary name beside it; sync the file, rename, sync the folder."""
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    # the writer's pid in the name says whose leftover a temporary is (a writer killed before its rename)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    # the writer's host and pid in the name say whose leftover a temporary is (a writer killed before its rename)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{_host()}-{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             fill(f)
@@ -87,25 +93,30 @@ def temporaries(path: pathlib.Path) -> list[pathlib.Path]:
 
 
 def leftovers(path: pathlib.Path) -> list[pathlib.Path]:
-    """The temporaries of `path` whose writer (named by the pid in the file name) no longer runs here."""
+    """The temporaries of `path` whose writer (named by host and pid in the file name) ran on this host and
+    no longer runs; another host's are never judged (its processes cannot be seen from here)."""
     def dead(tmp: pathlib.Path) -> bool:
-        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        host, _, pid = tmp.name[len(path.name) + 2:].split(".", 1)[0].rpartition("-")
+        if host != _host() or not pid.isdigit():
+            return False
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
             return True
-        except (ValueError, PermissionError):
+        except PermissionError:  # someone else's live process
             return False
         return False
     return [tmp for tmp in temporaries(path) if dead(tmp)]
 
 
-def check_writable(folder: pathlib.Path, what: str) -> None:
-    """Raise `NotWritable` naming `folder` and RESBOOK_CACHE unless a file can be created in it."""
+def check_writable(folder: pathlib.Path, what: str, subfolders: tuple[str, ...] = ()) -> None:
+    """Raise `NotWritable` naming `folder` and RESBOOK_CACHE unless files can be created in it (and in its
+    `subfolders`)."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        for place in (folder, *(folder / sub for sub in subfolders)):
+            place.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=place):
+                pass
     except OSError as err:
         raise NotWritable(err.errno, f"the run cache folder {folder} is not writable ({err.strerror}), so {what} "
                                      "cannot be trained and stored there. Set RESBOOK_CACHE to a folder you can "

@@ -283,12 +283,13 @@ def error_vs_depth(finals: pd.DataFrame) -> plt.Figure:
     datasets = list(dict.fromkeys(long.dataset))
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 3.8), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
-        sns.lineplot(data=long[long.dataset == dataset], x="depth", y="error", hue="net", style="split",
+        one = long[long.dataset == dataset]
+        sns.lineplot(data=one, x="depth", y="error", hue="net", style="split",
                      style_order=["test", "train"], dashes={"test": "", "train": (4, 2)}, markers=True,
                      palette=NET_COLOURS, errorbar="sd", err_style="bars", ax=ax)
         ax.set_title(dataset)
         ax.set_ylabel("final error (%)")
-        ax.set_xticks(sorted(long.depth.unique()))
+        ax.set_xticks(sorted(one.depth.unique()))
         ax.set_ylim(bottom=0)
         if ax is not axes[0][-1]:
             ax.get_legend().remove()

@@ -48,9 +48,11 @@ def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = 
         if progress:
             tqdm.write(f"{config.label} (seed {config.seed}): another process is training it; waiting for it")
         lock.acquire()
-    with lock:  # acquired above; released on leaving (and by the OS if this process dies)
+    try:
         result = cache.load(config)  # stored by the process we waited for
         return result if result is not None else _train_and_store(config, cache, progress)
+    finally:
+        lock.release()  # also when training fails (and the OS releases it if this process dies)
 
 
 def _train_and_store(config: TrainConfig, cache: RunCache, progress: bool) -> TrainResult:

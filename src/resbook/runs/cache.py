@@ -145,7 +145,7 @@ class RunCache:
 
     def check_writable(self, config: TrainConfig) -> None:
         """Raise `durable.NotWritable` (naming the folder and RESBOOK_CACHE) before `config` would train."""
-        durable.check_writable(self.root, f"{config.label} (seed {config.seed})")
+        durable.check_writable(self.root, f"{config.label} (seed {config.seed})", (".state", ".locks"))
 
     def journal(self, config: TrainConfig, event: str) -> None:
         """Append one line (time, pid, key, run, event) to journal.log: who trained what, and when."""

@@ -58,7 +58,7 @@ def _train_one(config: dict, cache_root: str, salt: str, threads: int, fail: boo
     if fail:
         raise FailOnPurpose(f"{name(config)}: failing on purpose")
     if kill and first_try:
-        _kill_when_state_kept(cache.state_path(config))
+        _kill_when_state_kept(cache.state_path(leader(config)))  # a group keeps its state under its leader
     torch.set_num_threads(threads)
     run(config, cache, progress=False)
     return config.label
