@@ -61,6 +61,9 @@ def outcome(key, errs, resp=None):
     ("residual_test_depth", {("residual", 56, "test"): 0.005}, "holds"),
     ("residual_test_depth", {("residual", 56, "test"): 0.05}, "contradicted"),
     ("residual_test_depth", {("residual", 56, "test"): (0.0, 0.02, 0.04)}, "inconclusive"),
+    # untrained nets (at chance on both splits) are no evidence, however their test errors compare
+    ("residual_test_depth", {("residual", 8, "train"): 0.9, ("residual", 8, "test"): 0.9,
+                             ("residual", 56, "train"): 0.9, ("residual", 56, "test"): 0.95}, "inconclusive"),
 ])
 def test_error_claims_reach_each_outcome(key, rates, expected):
     assert outcome(key, errors(rates)) == expected
@@ -76,6 +79,12 @@ def test_error_claims_reach_each_outcome(key, rates, expected):
 ])
 def test_response_claims_beat_their_untrained_control_or_fail(key, trained, untrained, expected):
     assert outcome(key, errors({}), responses(trained, untrained)) == expected
+
+
+def test_responses_of_residual_nets_that_did_not_learn_are_no_evidence():
+    failed = errors({("residual", 8, "train"): 0.3, ("residual", 56, "train"): 0.4})
+    v = next(v for v in ch1.verdicts(failed, responses({})) if v.key == "responses_depth")  # ratio 1: would contradict
+    assert v.outcome == "inconclusive" and "no net trained" in v.detail
 
 
 def shortcut_errors(b: tuple, highway: tuple, a_train: float = 0.02) -> pd.DataFrame:

@@ -84,9 +84,9 @@ PROFILES: dict[str, Profile] = {
         warmup_epochs=2,
         path_samples=32,
         probe_batch=32,
-        # 1,000 Fashion-MNIST images, 16 steps an epoch, 6 epochs: plain-56 stays far above plain-8 (measured),
-        # and the 12 runs cost Chapter 1 about 2.7 of its 10 minutes on 2 cores (a CPU's step cost grows with
-        # depth, not width, at these sizes: depth 20 would cost another 45 s)
+        # 1,000 Fashion-MNIST images, 16 steps an epoch, 6 epochs: the most steps whose 12 runs fit Chapter 1's
+        # 10 minutes on 2 cores (they cost it about 2 min; a CPU's step cost grows with depth, not width, at these
+        # sizes, and depth 20 would cost another 45 s)
         image_dataset="fashion_slice",
         image_depths=(8, 56),
         image_epochs=6,
