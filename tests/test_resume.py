@@ -115,6 +115,21 @@ def test_the_comparison_sees_a_resume_that_loses_the_generator(tmp_path, monkeyp
     assert digest(train.train(SHORT, AUGMENTED, progress=False, state=state)) != digest(whole)
 
 
+def test_a_compiled_run_resumes_bit_identical(tmp_path, monkeypatch):
+    """torch.compile with static shapes: a batch runs the kernels of its size, whatever ran before it."""
+    monkeypatch.setenv("RESBOOK_COMPILE", "1")
+    compiled = replace(SHORT, active_branches=0)  # short-path training is never compiled
+    whole = train.train(compiled, AUGMENTED, progress=False)
+    monkeypatch.setattr(resume, "STATE_SECONDS", 0.0)
+    monkeypatch.setattr(resume, "EPOCH_END_SECONDS", 0.0)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 30)
+        with pytest.raises(KeyboardInterrupt):
+            train.train(compiled, AUGMENTED, progress=False, state=tmp_path / "state.pt")
+    resumed = train.train(compiled, AUGMENTED, progress=False, state=tmp_path / "state.pt")
+    assert resumed.resumed_from == (2, 7) and digest(resumed) == digest(whole)
+
+
 def test_a_corrupt_state_is_moved_aside_and_the_run_starts_again(tmp_path):
     state = tmp_path / "state.pt"
     state.write_bytes(b"not a state")

@@ -56,7 +56,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci",
-        description="smallest scale that still shows each effect; for tests (all chapters in under 3 min on 2 cores)",
+        description="smallest scale that still shows each effect; for tests (all chapters in under 4 min on 2 cores)",
         datasets=("digits",),
         depths=(8, 56),
         seeds=(0,),

@@ -118,8 +118,10 @@ def stepper(config: TrainConfig, dataset: data_mod.Dataset, device: torch.device
     model = config.build_model().to(device)
     if speedups.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    # the compiled wrapper shares the parameters of `model`
-    forward = torch.compile(model, mode=speedups.compile_mode) if speedups.compile else model
+    # the compiled wrapper shares the parameters of `model`. Static shapes: one graph per batch size, so which
+    # kernels a batch runs depends on its size only, not on the sizes seen before (with automatic dynamic shapes,
+    # a run resumed mid-epoch ran other kernels than the uninterrupted run, and ended differently: measured)
+    forward = torch.compile(model, mode=speedups.compile_mode, dynamic=False) if speedups.compile else model
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay, fused=speedups.fused_optimizer)
     return Stepper(model, forward, optimizer, speedups, device)
