@@ -109,3 +109,9 @@ def test_every_chapter_plans_the_images_profile_in_groups():
     configs = chapters.plan(profiles.resolve("images"))
     assert configs and all(c.dataset == "fashion_mnist" for c in configs)
     assert all(c.trained_with == (0, 1, 2) or c.active_branches for c in configs)
+
+
+def test_groups_need_no_seed_zero():
+    config = runs.grid(profiles.resolve("images", {"seeds": [1, 2]}), depths=[20], seeds=[2])[0]
+    assert config.trained_with == (1, 2) and runs.leader(config).seed == 1
+    assert [c.seed for c in runs.group(config)] == [1, 2]

@@ -23,9 +23,14 @@ from ..train import TrainConfig, TrainResult, config_for, train
 from .cache import RunCache
 
 
+def group(config: TrainConfig) -> list[TrainConfig]:
+    """The runs trained in one computation with `config`: its seeds' group (`trained_with`), or itself alone."""
+    return batched.members(config) if config.trained_with else [config]
+
+
 def leader(config: TrainConfig) -> TrainConfig:
-    """The run that stands for `config`'s group (its first seed) when runs are trained together, else itself."""
-    return batched.members(config)[0] if config.trained_with else config
+    """The run that stands for `config`'s group (its lock, its resumable state, its job in a sweep)."""
+    return group(config)[0]
 
 
 def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = True) -> TrainResult:
@@ -57,15 +62,15 @@ def run(config: TrainConfig, cache: RunCache | None = None, *, progress: bool = 
 
 def _train_and_store(config: TrainConfig, cache: RunCache, progress: bool) -> TrainResult:
     """Train `config` (with its group) and store it; called with the run's lock held."""
-    group = batched.members(config) if config.trained_with else [config]
-    state = cache.state_path(group[0])
-    for leftover in durable.leftovers(state) + [t for c in group for t in durable.leftovers(cache.path(c))]:
+    members = group(config)
+    state = cache.state_path(members[0])
+    for leftover in durable.leftovers(state) + [t for c in members for t in durable.leftovers(cache.path(c))]:
         leftover.unlink(missing_ok=True)  # half-written by a process killed mid-write
     together = f" (together with seeds {config.trained_with})" if config.trained_with else ""
-    for member in group:
+    for member in members:
         cache.journal(member, "training" + together + (" (resuming)" if state.exists() else ""))
     if config.trained_with:
-        results = batched.train_together(group, progress=progress, state=state)
+        results = batched.train_together(members, progress=progress, state=state)
     else:
         results = [train(config, progress=progress, state=state)]
     for result in results:
@@ -114,7 +119,7 @@ def sweep(
     cache = cache or RunCache()
     workers = workers or default_workers()
     absent = [c for c in dict.fromkeys(configs) if cache.load(c) is None]
-    missing = list({leader(c): c for c in reversed(absent)}.values())[::-1]  # one job per group trained together
+    missing = list({leader(c): c for c in absent}.values())  # one job per group trained together
     if missing:
         cache.check_writable(missing[0])
         jobs = f" ({len(missing)} groups trained together)" if len(missing) < len(absent) else ""
