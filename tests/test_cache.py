@@ -1,3 +1,5 @@
+import pathlib
+
 import pytest
 import torch
 
@@ -77,6 +79,35 @@ def test_key_hashes_the_training_maths_and_the_numerics_but_not_the_speed_code()
     assert "class Speedups" not in (cache_mod.PACKAGE_DIR / "train.py").read_text()
     cpu, gpu = RunCache("x", numerics="cpu-fp32"), RunCache("x", numerics="cuda-bf16")
     assert cpu.key(CONFIG) != gpu.key(CONFIG)
+
+
+def test_changing_any_hashed_maths_changes_the_key_and_changing_the_speed_code_does_not(tmp_path):
+    """Seeding, the model build, the optimizer, the loss and the epoch loop live in hashed files; speed.py is not."""
+    import inspect
+    import shutil
+
+    from resbook import batched, speed
+    from resbook.runs import cache as cache_mod
+
+    hashed = {cache_mod.PACKAGE_DIR / name for name in cache_mod._TRAINING_CODE}
+    for maths in (train.TrainConfig.initial_model, train.Stepper, train.fit, train.learning_rate,
+                  train.prepare_batch, batched.GroupStepper):
+        assert pathlib.Path(inspect.getsourcefile(maths)) in hashed, maths.__qualname__
+    assert "from .train" not in inspect.getsource(speed) and "import train" not in inspect.getsource(speed)
+    package = tmp_path / "resbook"
+    shutil.copytree(cache_mod.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = cache_mod.code_salt(package)
+    assert before == cache_mod.CODE_SALT
+    with open(package / "speed.py", "a") as f:
+        f.write("\n# a faster kernel\n")
+    assert cache_mod.code_salt(package) == before
+    for name in cache_mod._TRAINING_CODE:
+        copy = tmp_path / f"copy-{name}"
+        shutil.copytree(package, copy)
+        with open(copy / name, "a") as f:
+            f.write("\n# another loss\n")
+        changed = RunCache("x", salt=cache_mod.code_salt(copy))
+        assert cache_mod.code_salt(copy) != before and changed.key(CONFIG) != RunCache("x").key(CONFIG), name
 
 
 def test_a_run_trained_with_other_numerics_is_found_and_read(cache):

@@ -19,7 +19,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from resbook import data, durable, resume, runs, speed, train
+from resbook import data, durable, resume, runs, train
 from resbook.runs.cache import RunCache
 from tests.run_worker import digest
 
@@ -74,7 +74,7 @@ AUGMENTED = replace(data.load("digits"), pad=2, flip=True)  # digits do not augm
 
 
 def _interrupt_after(monkeypatch, steps: int) -> None:
-    real = speed.Stepper.step
+    real = train.Stepper.step
     count = iter(range(10**9))
 
     def step(self, *args):
@@ -82,7 +82,7 @@ def _interrupt_after(monkeypatch, steps: int) -> None:
             raise KeyboardInterrupt
         return real(self, *args)
 
-    monkeypatch.setattr(speed.Stepper, "step", step)
+    monkeypatch.setattr(train.Stepper, "step", step)
 
 
 @pytest.mark.parametrize(("steps", "position"), [(5, (1, 5)), (23, (2, 0)), (50, (3, 4))])
@@ -110,7 +110,7 @@ def test_the_comparison_sees_a_resume_that_loses_the_generator(tmp_path, monkeyp
         with pytest.raises(KeyboardInterrupt):
             train.train(SHORT, AUGMENTED, progress=False, state=state)
     saved = torch.load(state, weights_only=True)
-    saved["generator"] = torch.Generator().manual_seed(123).get_state()
+    saved["generators"] = [torch.Generator().manual_seed(123).get_state()]
     torch.save(saved, state)
     assert digest(train.train(SHORT, AUGMENTED, progress=False, state=state)) != digest(whole)
 

@@ -140,7 +140,7 @@ def matmul_flops(device: torch.device, dtype: torch.dtype) -> float:
     return 2 * n**3 / seconds
 
 
-def step_flops(stepper: speed.Stepper, xb: torch.Tensor, yb: torch.Tensor) -> float:
+def step_flops(stepper: train.Stepper, xb: torch.Tensor, yb: torch.Tensor) -> float:
     """FLOPs of one forward and backward pass (convolutions and matrix products), counted by torch."""
     with FlopCounterMode(display=False) as counter:
         with stepper.speedups.autocast(stepper.device):
@@ -179,7 +179,7 @@ def measure(depth: int, device: torch.device, dataset: data.Dataset, batch: int,
     config = train.TrainConfig("cifar10", depth, batch_size=batch, augment=True)
     on_device = dataset.to(device)
     fast = speed.Speedups.choose(device, on_device, PAPER_ITERATIONS)
-    stepper = speed.stepper(config, on_device, device, fast)
+    stepper = train.Stepper(config, device, fast)
     generator = torch.Generator().manual_seed(0)
     batches = iter(())
 
@@ -193,7 +193,7 @@ def measure(depth: int, device: torch.device, dataset: data.Dataset, batch: int,
         if len(yb) < batch:  # the last short batch of an epoch: start the next epoch instead
             batches = iter(())
             return package_step()
-        stepper.step(train.prepare_batch(on_device, xb, True, generator, fast), yb, 0.1)
+        stepper.step([train.prepare_batch(on_device, xb, True, generator, fast)], [yb], 0.1)
 
     compile_warmup = time.perf_counter()
     package_step()  # compiles here when fast.compile
@@ -267,7 +267,7 @@ def group_seconds(dataset: data.Dataset, depth: int, seeds: int, device: torch.d
     fast = speed.Speedups.choose(device, on_device, 0)
     group = [train.TrainConfig(dataset.name, depth, batch_size=batch, augment=True, seed=s,
                                trained_with=tuple(range(seeds))) for s in range(seeds)]
-    alone = [speed.stepper(replace(c, trained_with=()), on_device, device, fast) for c in group]
+    alone = [train.Stepper(replace(c, trained_with=()), device, fast) for c in group]
     together = batched.GroupStepper(group, device, replace(fast, channels_last=False, fused_optimizer=True))
     generator = torch.Generator().manual_seed(0)
 
@@ -276,11 +276,11 @@ def group_seconds(dataset: data.Dataset, depth: int, seeds: int, device: torch.d
         return train.prepare_batch(on_device, on_device.train_x[index], True, generator, fast), on_device.train_y[index]
 
     batches = [batch_of_images() for _ in range(seeds)]
-    stacked = torch.stack([x for x, _ in batches]), torch.stack([y for _, y in batches])
+    stacked = [x for x, _ in batches], [y for _, y in batches]
 
     def one_at_a_time():
         for stepper, (xb, yb) in zip(alone, batches, strict=True):
-            stepper.step(xb, yb, 0.1)
+            stepper.step([xb], [yb], 0.1)
 
     return side_by_side(one_at_a_time, lambda: together.step(*stacked, 0.1), steps, warmup, device, rounds=2)
 

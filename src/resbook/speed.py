@@ -1,7 +1,9 @@
 """What only makes a run fast: memory layout, compiling, fused kernels, autocast. Not hashed by the run cache.
 
 None of these changes what a run computes beyond rounding; the rounding they do change (bf16 autocast on a
-GPU) is named by `Speedups.numerics`, which is part of every run's cache key.
+GPU) is named by `Speedups.numerics`, which is part of every run's cache key. What a step computes (seeding,
+the model, the optimizer, the loss) lives in `train` and `batched`, which the cache key hashes; this module
+imports neither.
 """
 
 from __future__ import annotations
@@ -10,17 +12,11 @@ import contextlib
 import os
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from . import data as data_mod
-from .models import ResNet
-
-if TYPE_CHECKING:
-    from .train import TrainConfig
 
 
 def default_device() -> torch.device:
@@ -81,49 +77,38 @@ class Speedups:
     def layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    def place(self, model: nn.Module, device: torch.device) -> nn.Module:
+        """`model` on `device` in this run's memory layout (in place; returns it)."""
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        model = model.to(device)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
-@dataclass
-class Stepper:
-    """A model set up for fast training on a device: what `train` and the benchmark both step."""
+    def compiled(self, model: nn.Module) -> nn.Module:
+        """What to call for a forward pass: `model` itself, or compiled where that pays.
 
-    model: ResNet  # the plain module (its weights are what gets saved)
-    forward: nn.Module  # `model`, compiled where that pays
-    optimizer: torch.optim.Optimizer
-    speedups: Speedups
-    device: torch.device
+        The compiled wrapper shares the parameters of `model`. Static shapes: one graph per batch size, so which
+        kernels a batch runs depends on its size only, not on the sizes seen before (with automatic dynamic
+        shapes, a run resumed mid-epoch ran other kernels than the uninterrupted run, and ended differently:
+        measured).
+        """
+        if not self.compile:
+            return model
+        return CompileFallback(model, torch.compile(model, mode=self.compile_mode, dynamic=False))
 
-    def step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
-        """One SGD step on a batch that `prepare_batch` made; returns the loss (left on the device)."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        with self.speedups.autocast(self.device):
+
+class CompileFallback(nn.Module):
+    """A compiled model that falls back to the plain one when compiling fails (e.g. no C compiler here)."""
+
+    def __init__(self, model: nn.Module, compiled: nn.Module):
+        super().__init__()
+        self.model, self.compiled_forward, self.failed = model, compiled, False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.failed:
             try:
-                logits = self.forward(xb)
-            except torch._dynamo.exc.BackendCompilerFailed as err:  # e.g. no C compiler on this machine
+                return self.compiled_forward(x)
+            except torch._dynamo.exc.BackendCompilerFailed as err:
                 warnings.warn(f"torch.compile failed ({err.__class__.__name__}); training uncompiled", stacklevel=2)
-                self.forward = self.model
-                logits = self.forward(xb)
-            loss = F.cross_entropy(logits, yb)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss
-
-
-def stepper(config: TrainConfig, dataset: data_mod.Dataset, device: torch.device, speedups: Speedups) -> Stepper:
-    """The model `config` names, initialised from its seed, with its optimizer, ready on `device`."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    torch.manual_seed(config.seed)
-    model = config.build_model().to(device)
-    if speedups.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    # the compiled wrapper shares the parameters of `model`. Static shapes: one graph per batch size, so which
-    # kernels a batch runs depends on its size only, not on the sizes seen before (with automatic dynamic shapes,
-    # a run resumed mid-epoch ran other kernels than the uninterrupted run, and ended differently: measured)
-    forward = torch.compile(model, mode=speedups.compile_mode, dynamic=False) if speedups.compile else model
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay, fused=speedups.fused_optimizer)
-    return Stepper(model, forward, optimizer, speedups, device)
-
-
+                self.failed = True
+        return self.model(x)

@@ -23,8 +23,7 @@ def untrained(config: TrainConfig, x: torch.Tensor, batch_size: int = 500) -> Re
     net's activations unnormalised; setting them from the data (no weight changes) makes the untrained
     and the trained net comparable in eval mode.
     """
-    torch.manual_seed(config.seed)  # as `speed.stepper` seeds the training run's initial weights
-    model = config.build_model()
+    model = config.initial_model()  # the weights its training run starts from
     norms = [m for m in model.modules() if isinstance(m, _NORM)]
     for m in norms:
         m.reset_running_stats()

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .. import batched, durable
 from ..profiles import Profile
 from ..resources import available_memory_bytes, usable_cpus
-from ..train import TrainConfig, TrainResult, config_for, train
+from ..train import TrainConfig, TrainResult, config_for, describe_divergence, train
 from .cache import RunCache
 
 
@@ -77,7 +77,10 @@ def _train_and_store(config: TrainConfig, cache: RunCache, progress: bool) -> Tr
         if result.config not in cache:  # a member already stored stays as it is
             cache.save(result)
         where = result.resumed_from
-        cache.journal(result.config, "stored" + (f" (resumed at epoch {where[0]}, batch {where[1]})" if where else ""))
+        event = "stored" + (f" (resumed at epoch {where[0]}, batch {where[1]})" if where else "")
+        if result.diverged:
+            event += f": {describe_divergence(result.diverged)}; served as it is until `RunCache.forget` moves it aside"
+        cache.journal(result.config, event)
     state.unlink(missing_ok=True)
     return next(r for r in results if r.config == config)
 

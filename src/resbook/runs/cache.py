@@ -1,7 +1,8 @@
 """The run cache: a finished training run stored under a key made of what decides its numbers.
 
-The key hashes the full config, the training maths (`data.py`, `models.py`, `train.py`, `batched.py`; not
-`speed.py` or `resume.py`, whose changes only alter speed or when work is kept) and the numerics the run was
+The key hashes the full config, the training maths (`data.py`, `models.py`, `train.py`, `batched.py`: the
+seeding, model, optimizer, loss, schedule and epoch loop; not `speed.py` or `resume.py`, whose changes only
+alter speed or when work is kept) and the numerics the run was
 trained with (device type and precision, e.g. "cpu-fp32" or "cuda-bf16"). A lookup takes this machine's
 numerics first and then any other, so a cache filled on a GPU serves a laptop. One file per run
 (`<key>.v2.pt`: config, code salt, numerics, metrics, weights), written to a temporary name, synced and
@@ -42,10 +43,11 @@ NUMERICS = ("cpu-fp32", "cuda-fp32", "cuda-bf16")
 _reported_old: set[pathlib.Path] = set()
 
 
-def code_salt() -> str:
+def code_salt(package_dir: pathlib.Path = PACKAGE_DIR) -> str:
+    """The hash of the training maths (`_TRAINING_CODE` in `package_dir`): part of every run's key."""
     digest = hashlib.sha256()
     for name in _TRAINING_CODE:
-        digest.update((PACKAGE_DIR / name).read_bytes())
+        digest.update((package_dir / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -132,7 +134,18 @@ class RunCache:
             model.load_state_dict(entry["state_dict"])
         except (KeyError, RuntimeError) as exc:
             raise CorruptEntry(f"{path.name}: weights do not fit the model ({exc})") from exc
-        return TrainResult(config, model.eval(), entry["history"], entry.get("checkpoints", {}), entry["numerics"])
+        return TrainResult(config, model.eval(), entry["history"], entry.get("checkpoints", {}), entry["numerics"],
+                           diverged=entry.get("diverged"))
+
+    def forget(self, config: TrainConfig) -> bool:
+        """Move `config`'s stored run aside (never deleted), so that asking for it trains it again; e.g. a run
+        that diverged, to retrain it on purpose. Returns whether there was one."""
+        path = self.find(config)
+        if path is None:
+            return False
+        path.replace(path.with_name(f"{path.name}.forgotten-{int(time.time())}"))
+        self.journal(config, "forgotten (moved aside on request; the next request trains it again)")
+        return True
 
     def state_path(self, config: TrainConfig) -> pathlib.Path:
         """Where a run trained here keeps its resumable state while it trains."""
@@ -171,6 +184,7 @@ class RunCache:
             "history": result.history,
             "state_dict": result.model.state_dict(),
             "checkpoints": result.checkpoints,
+            "diverged": result.diverged,  # kept, so asking again serves the failed run instead of retraining it
         }
         kept = self.state_path(result.config)
         hint = (f"Its resumable state is kept ({kept}): asking for the run again continues from there, not from "
