@@ -156,3 +156,18 @@ def test_block_layouts(arch, sizes, channels):
 def test_unknown_arch_is_a_clear_error():
     with pytest.raises(ValueError, match="arch must be one of"):
         resnet(8, arch="dense")
+
+
+def test_block_info_describes_the_layout():
+    model = resnet(20, width=(4, 8, 16))
+    info = model.block_info()
+    assert [b.index for b in info] == list(range(9))
+    assert [b.stage for b in info] == [1, 1, 1, 2, 2, 2, 3, 3, 3] == model.stages
+    assert [b.index for b in info if b.downsample] == [3, 6]
+    assert [b.index for b in info if b.first_of_stage] == [0, 3, 6]
+    assert [b.width for b in info] == [4, 4, 4, 8, 8, 8, 16, 16, 16]
+    hs = model.features(torch.randn(2, 3, 8, 8))
+    assert [h.shape[1] for h in hs[1:]] == [b.width for b in info]  # a block's width is its output's channels
+    single = resnet(20, width=(4, 8, 16), arch="single").block_info()
+    assert [b.stage for b in single] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert not any(b.downsample for b in single) and {b.width for b in single} == {8}

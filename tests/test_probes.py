@@ -140,8 +140,13 @@ def test_per_example_probes_average_to_the_probes():
     shaped = ~np.isnan(per_example).all(1)  # downsampling blocks have no cosine
     assert np.allclose(per_example[shaped].mean(1), np.array(probes.block_alignment(model, x, y))[shaped])
     assert np.allclose(probes.norm_ratios_per_example(model, x).mean(1), probes.norm_ratios(model, x))
-    assert probes.mistakes(model, x, y).mean() == pytest.approx(probes.error_rate(model, x, y))
-    assert np.allclose(probes.lesion_mistakes(model, x, y).mean(1), probes.single_lesions(model, x, y).error)
+    assert probes.mistakes(model, x, y).mean() == probes.error_rate(model, x, y)
+    lesions = probes.single_lesions(model, x, y)
+    assert np.array_equal(probes.lesion_mistakes(model, x, y).mean(1), lesions.error)
+    assert list(lesions.downsample) == [b.downsample for b in model.block_info()]
+    for train_mode in (True, False):
+        norms = probes.activation_norms_per_example(model, x, train_mode)
+        assert np.array_equal(norms.mean(1), probes.activation_norms(model, x, train_mode))
 
 
 def test_the_untrained_control_is_the_training_runs_initialisation_with_data_statistics():
@@ -150,7 +155,7 @@ def test_the_untrained_control_is_the_training_runs_initialisation_with_data_sta
     config = train.TrainConfig("digits", 8, width=(4, 8, 16), seed=3)
     x = torch.randn(64, 1, 8, 8) * 3 + 1
     control = probes.untrained(config, x)
-    start = speed.stepper(config, None, torch.device("cpu"), speed.Speedups(False, False, False, False)).model
+    start = train.Stepper(config, torch.device("cpu"), speed.Speedups(False, False, False, False)).model
     for (name, a), b in zip(control.named_parameters(), start.parameters(), strict=True):
         assert torch.equal(a, b), name  # the weights training starts from
     bn = next(m for m in control.modules() if isinstance(m, torch.nn.BatchNorm2d))

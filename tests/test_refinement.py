@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -37,19 +38,21 @@ def test_norm_ratios_match_direct_computation():
     assert len(ratios) == len(model.blocks) and math.isclose(ratios[0], expected, rel_tol=1e-5)
 
 
-def test_readouts_end_at_the_models_own_accuracy():
-    model, x, y = net_and_data(preact=False)
-    frame = refinement.intermediate_readouts(model, x, y)
-    assert list(frame.block) == [b + 1 for b in refinement.last_stage(model)]
-    accuracy = (model(x).argmax(1) == y).float().mean().item()
-    assert math.isclose(frame.accuracy.iloc[-1], accuracy)
-
-
-def test_unrolling_starts_at_the_trained_net_and_scale_zero_changes_nothing():
+def test_the_means_are_the_means_of_the_per_example_probes():
     model, x, y = net_and_data()
-    naive = refinement.unroll_last_block(model, x, y, steps=3, scale=1.0)
-    assert math.isclose(naive.loss.iloc[0], F.cross_entropy(model(x), y).item(), rel_tol=1e-5)
-    frozen = refinement.unroll_last_block(model, x, y, steps=3, scale=0.0)
-    assert frozen.loss.nunique() == 1 and frozen.norm.nunique() == 1
-    scale = refinement.choose_unroll_scale(model, x, y, steps=3, grid=(1.0, 0.1))
-    assert scale in (1.0, 0.1)
+    cos = refinement.block_alignment_per_example(model, x, y)
+    assert cos.shape == (len(model.blocks), len(x))
+    assert np.array_equal(refinement.block_alignment(model, x, y), cos.mean(1), equal_nan=True)
+    ratios = refinement.norm_ratios_per_example(model, x)
+    assert ratios.shape == (len(model.blocks), len(x))
+    assert np.array_equal(refinement.norm_ratios(model, x), ratios.mean(1))
+
+
+def test_a_later_blocks_ratio_is_taken_at_its_own_input():
+    model, x, _ = net_and_data()
+    with torch.no_grad():
+        h = model.stem(x)
+        for block in model.blocks[:4]:
+            h = block(h)
+        ratio = (model.blocks[4].branch(h).flatten(1).norm(dim=1) / h.flatten(1).norm(dim=1)).numpy()
+    assert np.allclose(refinement.norm_ratios_per_example(model, x)[4], ratio)

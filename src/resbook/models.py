@@ -2,7 +2,8 @@
 
 A network is `stem -> blocks -> head`. Every block exposes `shortcut(h)`, `branch(h)` (the residual
 function F), `downsample` and its `stage` (1, 2, 3; `first_of_stage`), so that probes can take a net apart
-without knowing how it was built. `eval_mode(model)` is the one way probes switch a net to eval mode.
+without knowing how it was built; `ResNet.block_info()` lists that layout and `ResNet.features(x)` every block's
+input and output. `eval_mode(model)` is the one way probes switch a net to eval mode.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -145,6 +147,7 @@ class Block(nn.Module):
         self.downsample = stride != 1 or in_channels != out_channels or pool
         self.stage = 1  # set by `resnet`: the stage (1-3) this block belongs to
         self.first_of_stage = False
+        self.width = out_channels  # channels of the block's output
         conv1 = conv(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
         conv2 = conv(out_channels, out_channels, 3, padding=1, bias=False)
         if preact:
@@ -179,6 +182,17 @@ class Block(nn.Module):
         return self.combine(skip, self.branch(h))
 
 
+@dataclass(frozen=True)
+class BlockInfo:
+    """Where one block sits in its net (`ResNet.block_info`), so that probes need not work it out."""
+
+    index: int  # 0-based, in forward order
+    stage: int  # 1, 2 or 3
+    first_of_stage: bool
+    downsample: bool  # its output has another shape than its input (strided, wider or pooled)
+    width: int  # channels of its output
+
+
 class ResNet(nn.Module):
     """stem -> blocks (flat, in forward order) -> head."""
 
@@ -192,6 +206,12 @@ class ResNet(nn.Module):
     def stages(self) -> list[int]:
         """The stage (1, 2, 3) of every block, in forward order."""
         return [block.stage for block in self.blocks]
+
+    def block_info(self) -> list[BlockInfo]:
+        """Every block's index, stage, whether it starts its stage or downsamples, and width, in forward order
+        (the layout timm's `feature_info` describes); `features(x)[i]` is block i's input."""
+        return [BlockInfo(i, b.stage, bool(b.first_of_stage), bool(b.downsample), b.width)
+                for i, b in enumerate(self.blocks)]
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """h_0 = stem(x), then the output of every block: len(blocks) + 1 tensors."""

@@ -24,14 +24,9 @@ def activation_norms_per_example(model: ResNet, x: torch.Tensor, train_mode: boo
 
 
 def activation_norms(model: ResNet, x: torch.Tensor, train_mode: bool = True) -> list[float]:
-    """Mean per-example ||h_i|| after the stem and after every block.
-
-    In train mode (batch statistics, as at initialisation and during training) on a copy, so that the
-    model's running statistics are left alone.
-    """
-    net = copy.deepcopy(model).train(train_mode)
-    with torch.no_grad():
-        return [h.flatten(1).norm(dim=1).mean().item() for h in net.features(x)]
+    """The mean over examples of `activation_norms_per_example`: ||h_i|| after the stem and after every block,
+    by default in train mode (batch statistics, as at initialisation and during training)."""
+    return [float(row.mean()) for row in activation_norms_per_example(model, x, train_mode)]
 
 
 def stage_gradient_norms(model: ResNet, x: torch.Tensor, y: torch.Tensor) -> list[float]:
