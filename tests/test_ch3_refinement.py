@@ -1,15 +1,19 @@
 """Chapter 3: its plan (which runs it trains), its per-example probes, and each claim's decision on frames made
 by hand, driven to each of the three outcomes (holds, contradicted, inconclusive)."""
 
+import inspect
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from resbook import chapters, claims, profiles, runs
+from resbook import chapters, claims, data, probes, profiles, runs
 from resbook.chapters import ch3_refinement as ch3
 from resbook.models import resnet
-from resbook.probes import readouts, refinement
 from tests.test_probes import random_bn
 
 # ---- the plan
@@ -77,36 +81,55 @@ def test_claims_are_those_of_the_spec():
         assert c.reason and c.statistic, key
 
 
-# ---- the per-example probes agree with the per-mean ones
+# ---- the steps ask the model for its layout and name the probes they call
 
 
-def net_and_data():
+def test_block_info_is_the_models_layout():
+    assert ch3.block_info(resnet(20, in_channels=1, width=4)) == BLOCKS
+
+
+def test_a_probe_on_test_data_runs_once_per_net_and_probe():
     torch.manual_seed(0)
+    test_x, test_y = torch.randn(12, 1, 8, 8), torch.randint(0, 10, (12,))
+    dataset = data.Dataset("digits", test_x, test_y, test_x, test_y, 10)
+    nets = ch3.Nets(dataset, [], [], {})
     model = random_bn(resnet(14, in_channels=1, width=4, preact=True))
-    return model.eval(), torch.randn(40, 1, 8, 8), torch.randint(0, 10, (40,))
+    calls = []
+
+    def counted(model, x):
+        calls.append(model)
+        return probes.norm_ratios_per_example(model, x)
+
+    first = nets.on_test(counted, model, labels=False)
+    assert nets.on_test(counted, model, labels=False) is first and len(calls) == 1
+    assert np.array_equal(first, probes.norm_ratios_per_example(model, test_x))
+    assert np.array_equal(nets.on_test(probes.mistakes, model), probes.mistakes(model, test_x, test_y))
 
 
-def test_readouts_per_example_average_to_intermediate_readouts():
-    model, x, y = net_and_data()
-    out = readouts.readouts_per_example(model, x, y)
-    means = refinement.intermediate_readouts(model, x, y)
-    assert list(out["block"]) == list(means.block)
-    assert np.allclose(out["correct"].mean(axis=1), means.accuracy)
-    assert np.allclose(out["loss"].mean(axis=1), means.loss, rtol=1e-5)
-    assert np.allclose(out["borderline"].mean(axis=1), means.borderline)
+def _named(pattern: str, text: str) -> set[str]:
+    return set(re.findall(pattern, text))
 
 
-def test_unroll_per_example_averages_to_unroll_last_block_and_the_best_scale_is_the_lowest_final_loss():
-    model, x, y = net_and_data()
-    out = readouts.unroll_per_example(model, x, y, steps=3, scales=(1.0, 0.1))
-    for scale in (1.0, 0.1):
-        means = refinement.unroll_last_block(model, x, y, steps=3, scale=scale)
-        assert np.allclose(out[scale]["norm"].mean(axis=1), means.norm, rtol=1e-5)
-        assert np.allclose(out[scale]["loss"].mean(axis=1), means.loss, rtol=1e-5)
-        assert np.allclose(out[scale]["correct"].mean(axis=1), means.accuracy)
-    fake = {1.0: {"loss": np.array([[0.1], [0.5]])}, 0.1: {"loss": np.array([[0.1], [0.2]])},
-            0.5: {"loss": np.array([[0.1], [0.2]])}}
-    assert readouts.best_scale(fake) == 0.5  # lowest final loss; a tie goes to the larger scale
+def test_each_figure_names_the_probes_its_step_calls():
+    """Notebook cell -> chapter step -> probe: the markdown above each figure cell names every probe that the
+    cell's steps call, and those steps by name."""
+    notebook = json.loads((Path(__file__).parents[1] / "book" / f"{ch3.NOTEBOOK}.ipynb").read_text())
+    cells = [(c["cell_type"], "".join(c["source"])) for c in notebook["cells"]]
+    figures = 0
+    for (above_type, above), (kind, code) in zip(cells, cells[1:], strict=False):
+        if kind != "code" or "ch3.plot_" not in code:
+            continue
+        figures += 1
+        assert above_type == "markdown", code
+        named = _named(r"`probes\.(\w+)`", above)
+        assert named and named <= set(probes.__all__), above
+        steps = [name for name in _named(r"ch3\.(\w+)\(", code) if not name.startswith("plot_")]
+        called = {step: _named(r"probes\.(\w+)", inspect.getsource(getattr(ch3, step))) for step in steps}
+        for step, used in called.items():
+            if used:
+                assert used <= named and f"`ch3.{step}`" in above, (step, used - named)
+        assert set().union(*called.values()) == named, code
+    assert figures == 6
 
 
 # ---- constructed frames, in the format of the chapter's steps

@@ -102,8 +102,7 @@ def test_every_chapter_shows_its_figures(executed):
 
 
 def test_chapters_record_their_claims_and_front_figures(executed):
-    from resbook import claims
-    from resbook.site import record
+    from resbook import claims, record
 
     recorded = record.load_claims(OUT / "record")
     assert set(recorded) == set(EXPECTED)

@@ -25,7 +25,7 @@ def test_a_failing_chapter_does_not_stop_the_others_and_its_page_says_so(tmp_pat
         if page.suffix in (".md", ".bib", ".png"):
             shutil.copy(page, book)
     notebook(book / "01_fails.ipynb", "raise ZeroDivisionError('on purpose')")
-    notebook(book / "02_works.ipynb", "import matplotlib.pyplot as plt\nfrom resbook.site import record\n"
+    notebook(book / "02_works.ipynb", "import matplotlib.pyplot as plt\nfrom resbook import record\n"
                                       "record.figure('02_works', plt.figure(figsize=(2, 2)))\nprint('fine')")
     out = tmp_path / "executed"
     with pytest.raises(execute.ChaptersFailed, match="01_fails.*ZeroDivisionError"):

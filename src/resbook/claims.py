@@ -9,7 +9,8 @@ untrained. `check` turns one `stats.Measurement` per seed into a `Verdict` with 
 - inconclusive: neither.
 With a control, the decision is made on the trained net's statistic minus (or over) the control's, seed
 by seed. Arithmetic facts (parameter counts, path counts) are `Fact`s: shown, never counted as claims.
-Each chapter module declares its own claims; this module holds no chapter's logic.
+Each chapter module declares its own claims; this module holds no chapter's logic. The bookkeeping from a
+chapter's frames to one measurement per seed is shared too, in `per_seed`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import record
 from .stats import Estimate, Measurement, estimate
 
 OUTCOMES = ("holds", "contradicted", "inconclusive")
@@ -183,8 +185,6 @@ def facts_table(facts: Sequence[Fact]):
 
 def report(verdicts: Sequence[Verdict], profile: str, chapter: str):
     """The claims table as a chapter shows it; also recorded for the book's scorecard page."""
-    from .site import record
-
     frame = table(verdicts, profile)
     record.claims(chapter, frame.to_dict("records"))
     # the page says its profile once, above; the table keeps to what differs from row to row

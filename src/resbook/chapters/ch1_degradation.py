@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .. import data, probes, runs, stats
+from .. import data, per_seed, probes, runs, stats
 from ..claims import Claim, Direction, Fact, Verdict, check, declare
 from ..models import NetKind, count_parameters, resnet
 from ..papers import HE2016, HE2016B, TABLE6_PARAMS_M
@@ -178,9 +178,7 @@ def parameter_fact() -> Fact:
 
 def _wrong(errors: pd.DataFrame, split: str, net: str, depth: int, shortcut: str = "A") -> dict[int, np.ndarray]:
     """seed -> the mistakes of that net on `split` (one data set's `errors` rows)."""
-    rows = errors[(errors.split == split) & (errors.net == net) & (errors.depth == depth)
-                  & (errors.shortcut == shortcut)]
-    return dict(zip(rows.seed, rows.wrong, strict=True))
+    return per_seed.arrays(per_seed.select(errors, split=split, net=net, depth=depth, shortcut=shortcut), "wrong")
 
 
 def error_gap(claim: Claim, dataset: str, errors: pd.DataFrame, split: str, worse: tuple, better: tuple,
@@ -191,23 +189,22 @@ def error_gap(claim: Claim, dataset: str, errors: pd.DataFrame, split: str, wors
     `guarded`: only seeds whose `better` net trained (training error <= TRAINED_ERR) count.
     """
     a, b = _wrong(errors, split, *worse), _wrong(errors, split, *better)
-    seeds = sorted(set(a) & set(b))
+    pairs = per_seed.together(a, b)
     if guarded:
         reference = _wrong(errors, "train", *better)
-        seeds = [s for s in seeds if reference[s].mean() <= TRAINED_ERR]
-        if not seeds:
+        pairs = {s: pair for s, pair in pairs.items() if reference[s].mean() <= TRAINED_ERR}
+        if not pairs:
             return check(claim, dataset, [], detail=f"no net trained: {'-'.join(map(str, better))} is above "
                                                     f"{100 * TRAINED_ERR:.0f} % training error on every seed")
-    measured = [stats.measure(lambda x, y: x.mean() - y.mean(), a[s], b[s]) for s in seeds]
     name = lambda key: "-".join(map(str, key))  # noqa: E731
-    detail = (f"{name(worse)} {100 * np.mean([a[s].mean() for s in seeds]):.1f} %, {name(better)} "
-              f"{100 * np.mean([b[s].mean() for s in seeds]):.1f} % ({split} error, mean of {len(seeds)} seeds)")
-    return check(claim, dataset, measured, detail=detail)
+    detail = (f"{name(worse)} {100 * per_seed.mean(a, pairs):.1f} %, {name(better)} "
+              f"{100 * per_seed.mean(b, pairs):.1f} % ({split} error, mean of {len(pairs)} seeds)")
+    return check(claim, dataset, per_seed.measure(per_seed.mean_gap, pairs), detail=detail)
 
 
 def _response_stds(responses: pd.DataFrame, net: str, depth: int, trained: bool) -> dict[int, np.ndarray]:
-    rows = responses[(responses.net == net) & (responses.depth == depth) & (responses.trained == trained)]
-    return {seed: group.sort_values("layer")["std"].to_numpy() for seed, group in rows.groupby("seed")}
+    """seed -> the response std of each layer of that net, in layer order."""
+    return per_seed.arrays(per_seed.select(responses, net=net, depth=depth, trained=trained), "std", along="layer")
 
 
 def response_ratio(claim: Claim, dataset: str, responses: pd.DataFrame, top: tuple, bottom: tuple,
@@ -229,8 +226,8 @@ def response_ratio(claim: Claim, dataset: str, responses: pd.DataFrame, top: tup
 
     def ratio(trained: bool) -> list[stats.Measurement]:
         a, b = _response_stds(responses, *top, trained), _response_stds(responses, *bottom, trained)
-        if top[1] == bottom[1]:
-            return [stats.measure(lambda x, y: x.mean() / y.mean(), a[s], b[s]) for s in seeds]
+        if top[1] == bottom[1]:  # paired by layer
+            return per_seed.measure(lambda x, y: x.mean() / y.mean(), {s: (a[s], b[s]) for s in seeds})
         return [stats.combine(lambda x, y: x / y, stats.measure(np.mean, a[s], seed=1),
                               stats.measure(np.mean, b[s], seed=2)) for s in seeds]
 

@@ -23,7 +23,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .. import data, probes, runs, stats
+from .. import data, per_seed, probes, runs, stats
 from ..claims import Claim, Direction, Fact, Verdict, check, declare, spearman
 from ..models import NetKind, blocks_per_stage
 from ..papers import VEIT2016
@@ -278,10 +278,6 @@ def facts(n: int = VEIT_BLOCKS, lo: int = 19, hi: int = 35) -> list[Fact]:
                  f"{100 * share:.1f} % of the 2^{n} paths have length {lo}-{hi} (exact count)", share > 0.95)]
 
 
-def _seeds(frame: pd.DataFrame) -> list[tuple[int, pd.DataFrame]]:
-    return list(frame.groupby("seed", sort=True))
-
-
 def _lesion_units(net: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """One net's `lesions` rows as units: mistakes (examples, blocks) with each block deleted, intact (examples,)."""
     net = net.sort_values("block")
@@ -299,7 +295,9 @@ def _pts(value: float) -> str:
 
 def _lesion_measurements(lesions: pd.DataFrame, net: str,
                          statistic: Callable[[np.ndarray, np.ndarray], float]) -> list[stats.Measurement]:
-    return [stats.measure(statistic, *_lesion_units(group)) for _, group in _seeds(lesions[lesions.net == net])]
+    """`statistic` of each seed's net of kind `net`, from its `_lesion_units`."""
+    nets = per_seed.rows(lesions[lesions.net == net])
+    return per_seed.measure(statistic, {s: _lesion_units(g) for s, g in nets.items()})
 
 
 def lesion_residual(dataset: str, lesions: pd.DataFrame) -> Verdict:
@@ -325,7 +323,7 @@ def lesion_plain(dataset: str, lesions: pd.DataFrame) -> Verdict:
     if plain.empty:
         return check(CLAIMS["lesion_plain"], dataset, [], detail="no plain net trained")
     found = _lesion_measurements(lesions, PLAIN, lambda d, i: float(_rises(d, i).mean()))
-    nets = ", ".join(f"seed {s}: plain-{g.depth.iloc[0]}" for s, g in _seeds(plain))
+    nets = ", ".join(f"seed {s}: plain-{g.depth.iloc[0]}" for s, g in per_seed.rows(plain).items())
     detail = (f"the deepest plain net that trained ({nets}): intact {_pts(plain.baseline.mean())} % error, "
               f"{_pts(plain.error.mean())} % after one deletion (mean over nets and blocks)")
     return check(CLAIMS["lesion_plain"], dataset, found, detail=detail)
@@ -340,8 +338,8 @@ def lesion_downsampling(dataset: str, lesions: pd.DataFrame) -> Verdict:
     res = lesions[lesions.net == RESIDUAL]
     if res.downsample.all() or not res.downsample.any():
         return check(CLAIMS["lesion_downsampling"], dataset, [], detail="no downsampling blocks to compare with others")
-    found = [stats.measure(_downsampling_contrast(g.sort_values("block").downsample.to_numpy()), *_lesion_units(g))
-             for _, g in _seeds(res)]
+    down = per_seed.constant(res, "downsample").astype(bool)  # every seed's residual net has the same blocks
+    found = _lesion_measurements(res, RESIDUAL, _downsampling_contrast(down))
     detail = ""
     if len(res):
         rise = (res.error - res.baseline).groupby([res.downsample, res.block]).mean()
@@ -381,7 +379,7 @@ def deletion_smoothness(seed_rows: pd.DataFrame, draws: int = stats.DRAWS, seed:
 
 def lesion_smooth(dataset: str, random: pd.DataFrame) -> Verdict:
     """The random-deletion curve's largest step as a share of its rise; units: test examples and draws."""
-    found = [deletion_smoothness(g) for _, g in _seeds(random)]
+    found = [deletion_smoothness(g) for g in per_seed.rows(random).values()]
     detail = ""
     if len(random):
         by_k = random.groupby("k").error.mean()
@@ -394,7 +392,8 @@ def lesion_smooth(dataset: str, random: pd.DataFrame) -> Verdict:
 
 def reorder_smooth(dataset: str, reorder: pd.DataFrame) -> Verdict:
     """Spearman(tau, error) over the reorderings; units: the orders."""
-    found = [stats.measure(spearman, g.tau.to_numpy(), g.error.to_numpy()) for _, g in _seeds(reorder)]
+    found = per_seed.measure(spearman, {s: (g.tau.to_numpy(), g.error.to_numpy())
+                                        for s, g in per_seed.rows(reorder).items()})
     detail = (f"{len(reorder)} orders over {reorder.seed.nunique()} seed(s); error {_pts(reorder.error.min())} "
               f"to {_pts(reorder.error.max())} %") if len(reorder) else ""
     return check(CLAIMS["reorder_smooth"], dataset, found, detail=detail)
@@ -443,7 +442,7 @@ def gradient_decay(dataset: str, gradients: pd.DataFrame) -> Verdict:
     """log10 of the mean path norm at k = n over k = 0, trained minus untrained (same seed, same examples and
     path sets); units: test examples and sampled path sets."""
     trained, untrained = [], []
-    for _, g in _seeds(gradients):
+    for g in per_seed.rows(gradients).values():
         if g.trained.all() or not g.trained.any():
             continue  # a seed without both nets has no control
         trained.append(_path_measurement(_decay, _norm_grid(g[g.trained])))
@@ -451,7 +450,7 @@ def gradient_decay(dataset: str, gradients: pd.DataFrame) -> Verdict:
     detail = ""
     if trained:
         t = _trained(gradients)
-        slope = np.mean([np.polyfit(g.k, np.log10(g.path_norm), 1)[0] for _, g in _seeds(t)])
+        slope = np.mean([np.polyfit(g.k, np.log10(g.path_norm), 1)[0] for g in per_seed.rows(t).values()])
         detail = (f"log10-slope {slope:.2f} per block over k = 0..{t.k.max()} (trained); the untrained net's "
                   f"decay {np.mean([u.value for u in untrained]):.2f} orders of magnitude")
     return check(CLAIMS["gradient_decay"], dataset, trained, untrained, detail=detail)
@@ -461,7 +460,7 @@ def effective_paths(dataset: str, gradients: pd.DataFrame) -> Verdict:
     """Veit's mean path length over n, trained nets; units: test examples and sampled path sets. The detail
     gives the exact view."""
     gradients = _trained(gradients)
-    found = [_path_measurement(veit_mean_length, _norm_grid(g)) for _, g in _seeds(gradients)]
+    found = [_path_measurement(veit_mean_length, _norm_grid(g)) for g in per_seed.rows(gradients).values()]
     detail = ""
     if len(gradients):
         n = int(gradients.k.max())
@@ -474,20 +473,19 @@ def effective_paths(dataset: str, gradients: pd.DataFrame) -> Verdict:
 def short_paths_training(dataset: str, short_paths: pd.DataFrame) -> Verdict:
     """Test error short-path-trained minus normally trained, same seed, on the seeds whose normally trained
     net trained (`TRAINED_ERR`); units: test examples."""
-    found, normal, short, skipped = [], [], [], []
-    for seed, g in _seeds(short_paths):
+    pairs, skipped = {}, []
+    for seed, g in per_seed.rows(short_paths).items():
         by = {row.training: row for row in g.itertuples()}
         if not {"normal", "short paths"} <= set(by):
             continue
         if by["normal"].train_err > TRAINED_ERR:
             skipped.append(seed)
             continue
-        n, s = np.asarray(by["normal"].mistakes), np.asarray(by["short paths"].mistakes)
-        found.append(stats.measure(lambda a, b: float(a.mean() - b.mean()), s, n))
-        normal.append(n.mean())
-        short.append(s.mean())
+        pairs[seed] = (np.asarray(by["short paths"].mistakes), np.asarray(by["normal"].mistakes))
+    found = per_seed.measure(per_seed.mean_gap, pairs)
     if found:
-        detail = (f"test error {_pts(np.mean(short))} % with short paths, {_pts(np.mean(normal))} % normal "
+        short, normal = (per_seed.mean({s: pair[i] for s, pair in pairs.items()}) for i in (0, 1))
+        detail = (f"test error {_pts(short)} % with short paths, {_pts(normal)} % normal "
                   f"(mean over {len(found)} seed(s))")
         if skipped:
             detail += f"; seed(s) {', '.join(map(str, skipped))} left out: the normal net did not train"
@@ -581,11 +579,6 @@ def path_length_distribution(block_counts: dict[str, int]) -> plt.Figure:
     return fig
 
 
-def _seed_count(frame: pd.DataFrame) -> str:
-    n = frame.seed.nunique()
-    return f"{n} seed{'s' if n > 1 else ''}"
-
-
 def single_lesion_errors(lesions: pd.DataFrame, dataset: str) -> plt.Figure:
     """Test error after deleting each block (Veit et al. Fig. 3), downsampling blocks marked, one panel per
     net (label): the mean over its seeds, with the range over seeds where there are several."""
@@ -603,7 +596,7 @@ def single_lesion_errors(lesions: pd.DataFrame, dataset: str) -> plt.Figure:
             ax.axvline(b, color="k", ls=":", lw=1)
         ax.axhline(100 * f.baseline.mean(), color="k", lw=1, label="no block deleted")
         ax.axhline(90, color="0.5", ls="--", lw=1, label="chance (90 %)")
-        ax.set_title(f"{label} ({_seed_count(f)})")
+        ax.set_title(f"{label} ({per_seed.count(f.seed.nunique())})")
         ax.set_xlabel("deleted block (dotted: downsampling)")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set_ylabel("test error (%)")
@@ -623,14 +616,14 @@ def lesion_curves(random: pd.DataFrame, reorder: pd.DataFrame, dataset: str) -> 
                  errorbar="sd", marker="o", ms=4, ax=a)
     a.set_xlabel("blocks deleted at random")
     a.set_ylabel("test error (%)")
-    a.set_title(f"deleting blocks ({_seed_count(random)})")
+    a.set_title(f"deleting blocks ({per_seed.count(random.seed.nunique())})")
     a.set_ylim(0, 100)
     sns.scatterplot(data=reorder.assign(error=100 * reorder.error), x="tau", y="error", hue="label",
                     palette=palette, s=18, alpha=0.7, ax=b)
     b.invert_xaxis()
     b.set_xlabel("Kendall's tau of the block order (1 = original)")
     b.set_ylabel("test error (%)")
-    b.set_title(f"reordering blocks ({_seed_count(reorder)})")
+    b.set_title(f"reordering blocks ({per_seed.count(reorder.seed.nunique())})")
     for ax in (a, b):
         ax.get_legend().set_title("net")
     fig.suptitle(dataset, y=1.02)
@@ -675,7 +668,8 @@ def gradient_per_length(gradients: pd.DataFrame) -> plt.Figure:
             ax.plot(share.index, share.mean(1), marker="o", ms=3, color=colour)
             ax.set_title(f"{dataset}: {title}", fontsize=10)
             ax.set_ylabel("share of the gradient")
-        mean_length = np.mean([n * veit_mean_length(g.sort_values("k").path_norm.to_numpy()) for _, g in _seeds(f)])
+        mean_length = np.mean([n * veit_mean_length(g.sort_values("k").path_norm.to_numpy())
+                               for g in per_seed.rows(f).values()])
         row[1].axvline(mean_length, color="k", ls="--", lw=1, label=f"mean length {mean_length:.1f} "
                        f"= {mean_length / n:.2f}n")
         row[1].axvline(n / 2, color="0.6", ls=":", lw=1, label="n/2: the most common length")

@@ -6,10 +6,11 @@ their post-activation twins and the other three architectures, with the data), `
 nets side by side), `readouts` (Fig. 5-6), `unrolling` (Fig. 7), then `verdicts`; each figure is one of
 the `plot_*` functions at the end; `claims.reading` with `LIKELY_REASONS` turns the verdicts into the closing text.
 
-Every probe runs on every seed and keeps one value per test example (frames have `seed` and `example`
-columns): a claim's statistic is computed per seed and its bootstrap resamples those examples. The
-untrained control of a seed is `probes.untrained` of its config, with batch-norm statistics from the first
-TRAIN_PROBE_EXAMPLES training examples.
+Each step calls the probes it needs by name (`probes.block_alignment_per_example`, ...), and the notebook names
+them above each figure: figure cell -> step -> probe. Every probe runs on every seed and keeps one value per
+test example (frames have `seed` and `example` columns): a claim's statistic is computed per seed and its
+bootstrap resamples those examples. The untrained control of a seed is `probes.untrained` of its config, with
+batch-norm statistics from the first TRAIN_PROBE_EXAMPLES training examples.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .. import data, probes, runs, stats
+from .. import data, per_seed, probes, runs
 from ..claims import Claim, Direction, Verdict, check, declare
 from ..models import ResNet
 from ..papers import JASTRZEBSKI2018
 from ..plots import NET_COLOURS
-from ..probes import readouts as per_example
 from ..profiles import Profile
 from ..train import TrainConfig, TrainResult
 from . import checkpoint_epochs
@@ -172,8 +172,8 @@ def plan(profile: Profile) -> dict[str, list[TrainConfig]]:
 class Nets:
     """Chapter 3's trained nets on one data set, that data set, and the per-example probes of each net.
 
-    A net's probe on test data (`probe`) and its untrained twin (`untrained`) are computed once and kept,
-    so the steps below that look at the same net share them.
+    A probe of a net on test data (`on_test`) and the net's untrained twin (`untrained`) are computed once and
+    kept, so the steps below that look at the same net share them.
     """
 
     data: data.Dataset
@@ -181,7 +181,7 @@ class Nets:
     postact: list[TrainResult]  # their post-activation twins
     architectures: dict[str, list[TrainResult]]  # name in ARCHITECTURES -> one net per seed ({} if not trained)
     _untrained: dict[TrainConfig, ResNet] = field(default_factory=dict, repr=False)
-    _probes: dict[tuple[int, str], np.ndarray] = field(default_factory=dict, repr=False)
+    _probes: dict[tuple[int, Callable], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def train_probe(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -194,17 +194,13 @@ class Nets:
             self._untrained[result.config] = probes.untrained(result.config, self.train_probe[0])
         return self._untrained[result.config]
 
-    def probe(self, model: ResNet, name: str) -> np.ndarray:
-        """`name` ("cos", "ratio", "dropped" or "mistakes") of `model` on the test set, per (block,) example."""
-        key = (id(model), name)
+    def on_test(self, probe: Callable[..., np.ndarray], model: ResNet, *, labels: bool = True) -> np.ndarray:
+        """`probe(model, test_x, test_y)` (`probe(model, test_x)` when not `labels`), e.g.
+        `nets.on_test(probes.lesion_mistakes, model)`: computed once per net and probe, then kept."""
+        key = (id(model), probe)
         if key not in self._probes:
             x, y = self.data.test_x, self.data.test_y
-            self._probes[key] = {
-                "cos": lambda: probes.block_alignment_per_example(model, x, y),
-                "ratio": lambda: probes.norm_ratios_per_example(model, x),
-                "dropped": lambda: probes.lesion_mistakes(model, x, y),
-                "mistakes": lambda: probes.mistakes(model, x, y),
-            }[name]()
+            self._probes[key] = probe(model, x, y) if labels else probe(model, x)
         return self._probes[key]
 
 
@@ -221,9 +217,10 @@ def nets(profile: Profile, dataset: str, *, progress: bool = True) -> Nets:
 # ---- the study steps: tidy frames, one row per (net, seed, block, example)
 
 def block_info(model: ResNet) -> dict[str, list]:
-    """Per block of `model`, in forward order: stage, first_of_stage, downsample (the columns `block_rows` adds)."""
-    return {"stage": model.stages, "first_of_stage": [b.first_of_stage for b in model.blocks],
-            "downsample": [bool(b.downsample) for b in model.blocks]}
+    """Per block of `model` (`ResNet.block_info`), in forward order: stage, first_of_stage, downsample (the columns
+    `block_rows` adds)."""
+    info = model.block_info()
+    return {column: [getattr(b, column) for b in info] for column in ("stage", "first_of_stage", "downsample")}
 
 
 def block_rows(values: np.ndarray, name: str, blocks: dict[str, list], **columns) -> pd.DataFrame:
@@ -253,7 +250,8 @@ def alignment(nets: Nets) -> pd.DataFrame:
     frames = []
     for r in (*nets.preact, *nets.postact):
         info = block_info(r.model)
-        frames.append(block_rows(nets.probe(r.model, "cos"), "cos", info, **_net(r.config), split="test"))
+        frames.append(block_rows(nets.on_test(probes.block_alignment_per_example, r.model), "cos", info,
+                                 **_net(r.config), split="test"))
         frames.append(block_rows(probes.block_alignment_per_example(r.model, x, y), "cos", info, **_net(r.config),
                                  split="train"))
     return pd.concat(frames, ignore_index=True)
@@ -269,7 +267,7 @@ def alignment_over_training(nets: Nets) -> pd.DataFrame:
     for r in nets.preact:
         for epoch in (0, *r.config.checkpoints, r.config.epochs):
             model = nets.untrained(r) if epoch == 0 else r.model_at(epoch)
-            cos = nets.probe(model, "cos") if epoch in (0, r.config.epochs) else \
+            cos = nets.on_test(probes.block_alignment_per_example, model) if epoch in (0, r.config.epochs) else \
                 probes.block_alignment_per_example(model, nets.data.test_x, nets.data.test_y)
             frames.append(pd.DataFrame({"seed": r.config.seed, "epoch": epoch, "block": np.arange(1, len(cos) + 1),
                                         "stage": model.stages, "cos": cos.mean(axis=1)}))
@@ -283,7 +281,8 @@ def norm_ratios(nets: Nets) -> pd.DataFrame:
     One row per (net, trained, seed, block, example): net, preact, seed, trained, block, stage,
     first_of_stage, downsample, example, ratio.
     """
-    frames = [block_rows(nets.probe(model, "ratio"), "ratio", block_info(r.model), **_net(r.config), trained=trained)
+    frames = [block_rows(nets.on_test(probes.norm_ratios_per_example, model, labels=False), "ratio",
+                         block_info(r.model), **_net(r.config), trained=trained)
               for r in (*nets.preact, *nets.postact)
               for trained, model in ((True, r.model), (False, nets.untrained(r) if r.config.preact else None))
               if model is not None]
@@ -302,8 +301,8 @@ def block_drops(nets: Nets) -> pd.DataFrame:
     frames = []
     for r in nets.preact:
         for trained, model in ((True, r.model), (False, nets.untrained(r))):
-            dropped = nets.probe(model, "dropped")
-            intact = nets.probe(model, "mistakes")
+            dropped = nets.on_test(probes.lesion_mistakes, model)
+            intact = nets.on_test(probes.mistakes, model)
             frames.append(block_rows(dropped, "mistake", block_info(model), seed=r.config.seed, trained=trained,
                                      intact_mistake=np.tile(intact, dropped.shape[0]), chance=chance))
     return pd.concat(frames, ignore_index=True)
@@ -320,17 +319,12 @@ def readouts(nets: Nets) -> pd.DataFrame:
     frames = []
     for r, trained in ((r, t) for r in nets.preact for t in (True, False)):
         model = r.model if trained else nets.untrained(r)
-        out = per_example.readouts_per_example(model, nets.data.test_x, nets.data.test_y)
+        out = probes.readouts_per_example(model, nets.data.test_x, nets.data.test_y)
         positions, examples = out["correct"].shape
-        frame = pd.DataFrame({"seed": r.config.seed, "trained": trained, "block": np.repeat(out["block"], examples),
-                              "example": np.tile(np.arange(examples), positions),
-                              **{k: out[k].ravel() for k in ("correct", "loss", "entropy", "borderline")}})
-        right, border = out["correct"], out["borderline"]
-        corrected = np.full(right.shape, np.nan)
-        broken = np.full(right.shape, np.nan)
-        corrected[:-1] = border[:-1] & ~right[:-1] & right[1:]
-        broken[:-1] = border[:-1] & right[:-1] & ~right[1:]
-        frames.append(frame.assign(corrected=corrected.ravel(), broken=broken.ravel()))
+        frames.append(pd.DataFrame({
+            "seed": r.config.seed, "trained": trained, "block": np.repeat(out["block"], examples),
+            "example": np.tile(np.arange(examples), positions),
+            **{k: out[k].ravel() for k in ("correct", "loss", "entropy", "borderline", "corrected", "broken")}}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -347,10 +341,10 @@ def unrolling(nets: Nets, steps: int = UNROLL_STEPS) -> pd.DataFrame:
     half = len(x) // 2
     frames = []
     for r in nets.preact:
-        scale = per_example.best_scale(per_example.unroll_per_example(r.model, x[:half], y[:half], steps))
-        test = per_example.unroll_per_example(r.model, nets.data.test_x, nets.data.test_y, steps, (1.0, scale))
-        train = per_example.unroll_per_example(r.model, x[half:], y[half:], steps, (scale,))
-        control = per_example.unroll_per_example(nets.untrained(r), nets.data.test_x, nets.data.test_y, steps, (1.0,))
+        scale = probes.best_scale(probes.unroll_per_example(r.model, x[:half], y[:half], steps))
+        test = probes.unroll_per_example(r.model, nets.data.test_x, nets.data.test_y, steps, (1.0, scale))
+        train = probes.unroll_per_example(r.model, x[half:], y[half:], steps, (scale,))
+        control = probes.unroll_per_example(nets.untrained(r), nets.data.test_x, nets.data.test_y, steps, (1.0,))
         for trained, kind, split, s, out in ((True, "naive", "test", 1.0, test[1.0]),
                                              (True, "scaled", "test", scale, test[scale]),
                                              (True, "scaled", "train", scale, train[scale]),
@@ -377,12 +371,13 @@ def architectures(nets: Nets) -> pd.DataFrame:
         for r in results:
             info = {"arch": name, "layout": r.config.arch, "main": ARCHITECTURES[name].main, "seed": r.config.seed}
             model = r.model
-            dropped, intact = nets.probe(model, "dropped"), nets.probe(model, "mistakes")
-            trained = block_rows(nets.probe(model, "ratio"), "ratio", block_info(model), **info, trained=True).assign(
-                cos=nets.probe(model, "cos").ravel(), mistake=dropped.ravel(),
+            dropped, intact = nets.on_test(probes.lesion_mistakes, model), nets.on_test(probes.mistakes, model)
+            ratio = nets.on_test(probes.norm_ratios_per_example, model, labels=False)
+            trained = block_rows(ratio, "ratio", block_info(model), **info, trained=True).assign(
+                cos=nets.on_test(probes.block_alignment_per_example, model).ravel(), mistake=dropped.ravel(),
                 intact_mistake=np.tile(intact, dropped.shape[0]))
-            untrained = block_rows(nets.probe(nets.untrained(r), "ratio"), "ratio", block_info(model), **info,
-                                   trained=False)
+            untrained_ratio = nets.on_test(probes.norm_ratios_per_example, nets.untrained(r), labels=False)
+            untrained = block_rows(untrained_ratio, "ratio", block_info(model), **info, trained=False)
             frames += [trained, untrained]
     if not frames:
         return pd.DataFrame()
@@ -393,19 +388,9 @@ def architectures(nets: Nets) -> pd.DataFrame:
 
 # ---- the claims: one statistic per seed over that seed's test examples (or borderline ones), bootstrapped
 
-def _by_seed(frame: pd.DataFrame, value: str, columns: str = "block") -> dict[int, pd.DataFrame]:
-    """seed -> a (examples x `columns`) table of `value`."""
-    return {int(seed): f.pivot(index="example", columns=columns, values=value)
-            for seed, f in frame.groupby("seed", sort=True)}
-
-
-def _per_block(frame: pd.DataFrame, column: str) -> pd.Series:
-    """A per-block attribute (stage, first_of_stage, downsample) of the rows of one net, by block."""
-    return frame.drop_duplicates("block").set_index("block")[column].sort_index()
-
-
-def _mean_over_seeds(values: dict[int, float]) -> float:
-    return float(np.mean(list(values.values())))
+def _tables(frame: pd.DataFrame, value: str) -> dict[int, np.ndarray]:
+    """seed -> the (examples x blocks) table of `value` in the rows of one net."""
+    return per_seed.arrays(frame, value, along="block", index="example", dtype=float)
 
 
 def _share_negative(cos: np.ndarray) -> float:
@@ -416,26 +401,24 @@ def _share_negative(cos: np.ndarray) -> float:
 def alignment_verdicts(dataset: str, alignment: pd.DataFrame) -> list[Verdict]:
     """`alignment_negative` and `alignment_higher` from the pre-activation nets' test rows of `alignment`."""
     test = alignment[alignment.preact & (alignment.split == "test") & ~alignment.downsample]
-    tables = _by_seed(test, "cos")
-    stage = _per_block(test, "stage")
-    first, last = (stage == stage.min()).to_numpy(), (stage == stage.max()).to_numpy()
+    tables = _tables(test, "cos")
+    stage = per_seed.constant(test, "stage")
+    first, last = stage == stage.min(), stage == stage.max()
 
     def higher(cos: np.ndarray) -> float:
         return float(cos[:, last].mean() - cos[:, first].mean())
 
-    share = {s: stats.measure(_share_negative, t.to_numpy(), seed=s) for s, t in tables.items()}
-    gap = {s: stats.measure(higher, t.to_numpy(), seed=s) for s, t in tables.items()}
     means = {s: t.mean(axis=0) for s, t in tables.items()}
-    negative = _mean_over_seeds({s: (m < 0).sum() for s, m in means.items()})
+    negative = per_seed.mean({s: (m < 0).sum() for s, m in means.items()})
     lo = min(m.min() for m in means.values())
     hi = max(m.max() for m in means.values())
-    first_cos = _mean_over_seeds({s: m[first].mean() for s, m in means.items()})
-    last_cos = _mean_over_seeds({s: m[last].mean() for s, m in means.items()})
+    first_cos = per_seed.mean({s: m[first] for s, m in means.items()})
+    last_cos = per_seed.mean({s: m[last] for s, m in means.items()})
     return [
-        check(CLAIMS["alignment_negative"], dataset, list(share.values()),
+        check(CLAIMS["alignment_negative"], dataset, per_seed.measure(_share_negative, tables),
               detail=f"{negative:g} of {len(stage)} blocks negative (mean over seeds); block means from "
                      f"{lo:+.3f} to {hi:+.3f}"),
-        check(CLAIMS["alignment_higher"], dataset, list(gap.values()),
+        check(CLAIMS["alignment_higher"], dataset, per_seed.measure(higher, tables),
               detail=f"mean cos: first stage {first_cos:+.4f}, last stage {last_cos:+.4f} (mean over seeds)"),
     ]
 
@@ -446,24 +429,16 @@ def _quarters(ratio: np.ndarray) -> float:
     return float(ratio[:, :q].mean() / ratio[:, -q:].mean())
 
 
-def _paired(statistic: Callable[..., float], trained: dict[int, list[np.ndarray]],
-            untrained: dict[int, list[np.ndarray]]) -> tuple[list[stats.Measurement], list[stats.Measurement]]:
-    """The statistic of each seed's trained and untrained arrays, bootstrapped on the same rows (paired)."""
-    seeds = sorted(trained)
-    return ([stats.measure(statistic, *trained[s], seed=s) for s in seeds],
-            [stats.measure(statistic, *untrained[s], seed=s) for s in seeds])
-
-
 def norm_ratio_verdict(dataset: str, ratios: pd.DataFrame) -> Verdict:
     """`norm_ratio` from the pre-activation rows of `norm_ratios`, trained against untrained."""
     pre = ratios[ratios.preact]
-    tables = {t: _by_seed(pre[pre.trained == t], "ratio") for t in (True, False)}
-    trained, untrained = _paired(_quarters, *({s: [m.to_numpy()] for s, m in tables[t].items()} for t in (True, False)))
+    tables = {t: _tables(pre[pre.trained == t], "ratio") for t in (True, False)}
+    trained, untrained = per_seed.paired(_quarters, tables[True], tables[False])
     blocks = next(iter(tables[True].values())).shape[1]
     q = max(1, blocks // 4)
 
     def ends(trained: bool) -> str:
-        means = [m.mean(axis=0).to_numpy() for m in tables[trained].values()]
+        means = [m.mean(axis=0) for m in tables[trained].values()]
         return (f"first {q} blocks {np.mean([m[:q].mean() for m in means]):.2f}, "
                 f"last {q} {np.mean([m[-q:].mean() for m in means]):.2f}")
 
@@ -480,15 +455,13 @@ def _first_minus_others(first: np.ndarray) -> Callable[[np.ndarray, np.ndarray],
 
 def drop_verdict(dataset: str, drops: pd.DataFrame) -> Verdict:
     """`drop_first_blocks` from `block_drops`: first-of-stage rises minus the others', trained against untrained."""
-    first = _per_block(drops, "first_of_stage").to_numpy(bool)
+    first = per_seed.constant(drops, "first_of_stage").astype(bool)
     arrays = {}
     for t in (True, False):
         part = drops[drops.trained == t]
-        intact = _by_seed(part, "intact_mistake")
-        arrays[t] = {s: [m.to_numpy(float), intact[s].iloc[:, 0].to_numpy(float)]
-                     for s, m in _by_seed(part, "mistake").items()}
-    statistic = _first_minus_others(first)
-    trained, untrained = _paired(statistic, arrays[True], arrays[False])
+        intact = _tables(part, "intact_mistake")  # the same in every column: the net with all its blocks
+        arrays[t] = {s: (m, intact[s][:, 0]) for s, m in _tables(part, "mistake").items()}
+    trained, untrained = per_seed.paired(_first_minus_others(first), arrays[True], arrays[False])
 
     def rises(t: bool) -> str:
         r = [a[0].mean(axis=0) - a[1].mean() for a in arrays[t].values()]
@@ -507,10 +480,9 @@ def drop_verdict(dataset: str, drops: pd.DataFrame) -> Verdict:
 
 def readout_verdicts(dataset: str, readouts: pd.DataFrame) -> list[Verdict]:
     """`intermediate_accuracy` (trained against untrained) and `borderline_corrected` (trained) from `readouts`."""
-    correct = {t: {s: c.to_numpy(float) for s, c in _by_seed(readouts[readouts.trained == t], "correct").items()}
-               for t in (True, False)}
-    trained_rise, untrained_rise = _paired(lambda c: float(c[:, -1].mean() - c[:, 0].mean()),
-                                           *({s: [c] for s, c in correct[t].items()} for t in (True, False)))
+    correct = {t: _tables(readouts[readouts.trained == t], "correct") for t in (True, False)}
+    trained_rise, untrained_rise = per_seed.paired(lambda c: float(c[:, -1].mean() - c[:, 0].mean()),
+                                                   correct[True], correct[False])
     blocks = sorted(readouts.block.unique())
 
     def accuracies(t: bool) -> str:
@@ -522,13 +494,10 @@ def readout_verdicts(dataset: str, readouts: pd.DataFrame) -> list[Verdict]:
     cases = readouts.dropna(subset=["corrected"])
     counts = cases.groupby(["seed", "example"])[["borderline", "corrected", "broken"]].sum()
     counts = counts[counts.borderline > 0]
-    net, missing = [], []
-    for seed in sorted(readouts.seed.unique()):
-        if seed not in counts.index.get_level_values("seed"):
-            missing.append(int(seed))
-            continue
-        c = counts.loc[seed].to_numpy(float)
-        net.append(stats.measure(lambda c: float((c[:, 1].sum() - c[:, 2].sum()) / c[:, 0].sum()), c, seed=int(seed)))
+    present = set(counts.index.get_level_values("seed"))
+    missing = [int(s) for s in sorted(readouts.seed.unique()) if s not in present]
+    net = per_seed.measure(lambda c: float((c[:, 1].sum() - c[:, 2].sum()) / c[:, 0].sum()),
+                           {int(s): counts.loc[s].to_numpy(float) for s in present})
     total = counts.sum()
     seeds = readouts.seed.nunique()
     detail = (f"{total.borderline / seeds:.4g} borderline cases per seed ({len(counts) / seeds:.4g} examples): "
@@ -544,13 +513,9 @@ def readout_verdicts(dataset: str, readouts: pd.DataFrame) -> list[Verdict]:
 
 def _ends(frame: pd.DataFrame, value: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """seed -> (`value` per example before unrolling, after the last step)."""
-    last = frame.step.max()
-    out = {}
-    for seed, f in frame.groupby("seed", sort=True):
-        before = f[f.step == 0].sort_values("example")[value].to_numpy(float)
-        after = f[f.step == last].sort_values("example")[value].to_numpy(float)
-        out[int(seed)] = (before, after)
-    return out
+    before, after = (per_seed.arrays(frame[frame.step == step], value, along="example", dtype=float)
+                     for step in (0, frame.step.max()))
+    return per_seed.together(before, after)
 
 
 def unrolling_verdicts(dataset: str, unrolled: pd.DataFrame) -> list[Verdict]:
@@ -559,12 +524,10 @@ def unrolling_verdicts(dataset: str, unrolled: pd.DataFrame) -> list[Verdict]:
     scaled = unrolled[(unrolled.kind == "scaled") & unrolled.trained]
     steps = int(unrolled.step.max())
     ends = {t: _ends(naive[naive.trained == t], "norm") for t in (True, False)}
-    growth, control = _paired(lambda b, a: float(np.log10(a.mean() / b.mean())),
-                              *({s: list(pair) for s, pair in ends[t].items()} for t in (True, False)))
+    growth, control = per_seed.paired(lambda b, a: float(np.log10(a.mean() / b.mean())), ends[True], ends[False])
     train = scaled[scaled.split == "train"]
     losses = _ends(train, "loss")
-    change = [stats.measure(lambda b, a: float((a.mean() - b.mean()) / b.mean()), b, a, seed=s)
-              for s, (b, a) in losses.items()]
+    change = per_seed.measure(lambda b, a: float((a.mean() - b.mean()) / b.mean()), losses)
     scales = train.groupby("seed").scale.first()
 
     test = scaled[(scaled.split == "test") & scaled.borderline.astype(bool)]
@@ -572,8 +535,7 @@ def unrolling_verdicts(dataset: str, unrolled: pd.DataFrame) -> list[Verdict]:
     counts = {s: int((scaled[(scaled.split == "test") & (scaled.seed == s) & (scaled.step == 0)].borderline).sum())
               for s in sorted(unrolled.seed.unique())}
     few = {s: n for s, n in counts.items() if n < MIN_BORDERLINE}
-    fixed = [] if few else [stats.measure(lambda b, a: float(a.mean() - b.mean()), b, a, seed=s)
-                            for s, (b, a) in correct.items()]
+    fixed = [] if few else per_seed.measure(lambda b, a: float(a.mean() - b.mean()), correct)
     listing = ", ".join(f"seed {s}: {n}" for s, n in counts.items())
     if few:
         border = (f"borderline test examples {listing}; fewer than {MIN_BORDERLINE} in a seed, where one example "
@@ -610,22 +572,22 @@ def architecture_verdicts(dataset: str, frame: pd.DataFrame) -> list[Verdict]:
         return []
     trained = frame[frame.trained]
     names = list(dict.fromkeys(trained.arch))
-    cos = {name: _by_seed(trained[(trained.arch == name) & ~trained.downsample], "cos") for name in names}
-    seeds = sorted(set.intersection(*(set(c) for c in cos.values())))
-    align = [stats.measure(lambda *tables: min(_share_negative(t) for t in tables),
-                           *(cos[name][s].to_numpy() for name in names), seed=s) for s in seeds]
-    shares = {name: np.mean([_share_negative(cos[name][s].to_numpy()) for s in seeds]) for name in names}
+    cos = {name: _tables(trained[(trained.arch == name) & ~trained.downsample], "cos") for name in names}
+    every = per_seed.together(*cos.values())
+    seeds = list(every)
+    align = per_seed.measure(lambda *tables: min(_share_negative(t) for t in tables), every)
+    shares = {name: per_seed.mean({s: _share_negative(cos[name][s]) for s in seeds}) for name in names}
 
     single = frame.arch[frame.layout == "single"].iloc[0]
     standard = frame.arch[frame.main].iloc[0]
 
-    def ratios(t: bool) -> dict[int, list[np.ndarray]]:
+    def ratios(t: bool) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         part = frame[frame.trained == t]
-        tables = {name: _by_seed(part[part.arch == name], "ratio") for name in (single, standard)}
-        return {s: [tables[single][s].to_numpy(), tables[standard][s].to_numpy()] for s in seeds}
+        tables = {name: _tables(part[part.arch == name], "ratio") for name in (single, standard)}
+        return {s: (tables[single][s], tables[standard][s]) for s in seeds}
 
     sharper = {t: ratios(t) for t in (True, False)}
-    t_meas, u_meas = _paired(lambda a, b: _contrast(a) / _contrast(b), sharper[True], sharper[False])
+    t_meas, u_meas = per_seed.paired(lambda a, b: _contrast(a) / _contrast(b), sharper[True], sharper[False])
 
     def contrasts(t: bool) -> str:
         values = np.array([[_contrast(a), _contrast(b)] for a, b in sharper[t].values()]).mean(axis=0)
@@ -750,7 +712,7 @@ def plot_block_effects(ratios: pd.DataFrame, drops: pd.DataFrame, title: str) ->
     a.legend(fontsize=8, frameon=False)
     d = drops[drops.trained]
     acc = 100 * (1 - d.groupby(["seed", "block"]).mistake.mean()).unstack("block")
-    first = _per_block(d, "first_of_stage")
+    first = per_seed.constant(d, "first_of_stage")
     colours = ["#dd8452" if f else NET_COLOURS["residual"] for f in first]
     b.bar(acc.columns, acc.mean(), yerr=acc.std(ddof=1) if len(acc) > 1 else None, color=colours)
     b.axhline(100 * (1 - d.groupby("seed").intact_mistake.mean().mean()), color="k", lw=1, label="no block dropped")

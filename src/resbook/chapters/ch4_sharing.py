@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .. import data, probes, runs, stats
+from .. import data, per_seed, probes, runs, stats
 from ..claims import Claim, Direction, Verdict, check, declare
 from ..models import SHARED_BN, count_parameters
 from ..papers import JASTRZEBSKI2018, TABLE1
@@ -164,6 +164,7 @@ def mistakes(trained: dict[Variant, list[TrainResult]]) -> pd.DataFrame:
 
 
 def _interval(measured: list[stats.Measurement]) -> str:
+    """An error rate over seeds as the table shows it: the mean and its 95 % interval, in percent."""
     est = stats.estimate(measured)
     return f"{100 * est.value:.1f} % [{100 * est.lo:.1f}, {100 * est.hi:.1f}]"
 
@@ -175,7 +176,7 @@ def table1_analogue(mistakes: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFram
     rows = []
     for name, f in mistakes.groupby("variant", sort=False):
         values = TABLE1.get(f.paper_row.iloc[0])
-        errors = {split: _interval([stats.measure(np.mean, w, seed=s) for s, w in zip(g.seed, g.wrong, strict=True)])
+        errors = {split: _interval(per_seed.measure(np.mean, per_seed.arrays(g, "wrong")))
                   for split, g in f.groupby("split")}
         rows.append({
             "ours": name,
@@ -230,8 +231,7 @@ def gradient_norms(trained: dict[Variant, list[TrainResult]], dataset: str) -> p
     rows = []
     for v, results in trained.items():
         for r in results:
-            torch.manual_seed(r.config.seed)  # the weights this run started from: training seeds the same way
-            model = r.config.build_model()
+            model = r.config.initial_model()  # the weights this run started from
             rows += [{**_described(v), "dataset": dataset, "seed": r.config.seed, "when": "initialisation",
                       "stage": s + 1, "norm": norm}
                      for s, norm in enumerate(probes.stage_gradient_norms(model, x, y))]
@@ -249,9 +249,7 @@ def block_means(norms: pd.DataFrame) -> pd.DataFrame:
 
 def _test_rows(mistakes: pd.DataFrame, fields: dict) -> pd.DataFrame:
     """The test rows of the one variant whose fields equal `fields` (e.g. role="naive")."""
-    rows = mistakes[mistakes.split == "test"]
-    for column, value in fields.items():
-        rows = rows[rows[column] == value]
+    rows = per_seed.select(mistakes, split="test", **fields)
     if rows.variant.nunique() > 1:
         raise ValueError(f"several variants have {fields}: {sorted(rows.variant.unique())}")
     return rows
@@ -259,8 +257,7 @@ def _test_rows(mistakes: pd.DataFrame, fields: dict) -> pd.DataFrame:
 
 def _wrong(mistakes: pd.DataFrame, **fields) -> dict[int, np.ndarray]:
     """seed -> the test mistakes of the one variant whose fields equal `fields` (e.g. role="naive")."""
-    rows = _test_rows(mistakes, fields)
-    return dict(zip(rows.seed, rows.wrong, strict=True))
+    return per_seed.arrays(_test_rows(mistakes, fields), "wrong")
 
 
 def _name(mistakes: pd.DataFrame, **fields) -> str:
@@ -268,20 +265,14 @@ def _name(mistakes: pd.DataFrame, **fields) -> str:
     return rows.variant.iloc[0] if len(rows) else f"(no net with {fields})"
 
 
-def _of_seeds(n: int) -> str:
-    return f"mean of {n} seed{'s' if n != 1 else ''}"
-
-
 def _mean_error(wrong: dict[int, np.ndarray], seeds: list[int]) -> str:
-    return f"{100 * np.mean([wrong[s].mean() for s in seeds]):.1f} %"
+    return f"{100 * per_seed.mean(wrong, seeds):.1f} %"
 
 
 def train_errors(mistakes: pd.DataFrame, **fields) -> dict[int, float]:
     """seed -> the final training error of the one variant whose fields equal `fields` (its train rows)."""
-    rows = mistakes[mistakes.split == "train"]
-    for column, value in fields.items():
-        rows = rows[rows[column] == value]
-    return {int(seed): float(np.mean(w)) for seed, w in zip(rows.seed, rows.wrong, strict=True)}
+    wrong = per_seed.arrays(per_seed.select(mistakes, split="train", **fields), "wrong")
+    return {seed: float(np.mean(w)) for seed, w in wrong.items()}
 
 
 def error_gap(claim: Claim, mistakes: pd.DataFrame, worse: dict, better: dict, guard: bool = False) -> Verdict:
@@ -291,23 +282,23 @@ def error_gap(claim: Claim, mistakes: pd.DataFrame, worse: dict, better: dict, g
     says nothing about the shared net."""
     dataset = mistakes.dataset.iloc[0]
     a, b = _wrong(mistakes, **worse), _wrong(mistakes, **better)
-    seeds = sorted(set(a) & set(b))
+    pairs = per_seed.together(a, b)
     untrained = []
     if guard:
         errors = train_errors(mistakes, **better)
-        untrained = [s for s in seeds if errors.get(s, 1.0) > TRAINED_ERROR]
-        seeds = [s for s in seeds if s not in untrained]
-    measured = [stats.measure(lambda x, y: x.mean() - y.mean(), a[s], b[s], seed=s) for s in seeds]
+        untrained = [s for s in pairs if errors.get(s, 1.0) > TRAINED_ERROR]
+        pairs = {s: pair for s, pair in pairs.items() if s not in untrained}
+    seeds = list(pairs)
     detail = (f"test error {_name(mistakes, **worse)} {_mean_error(a, seeds)}, {_name(mistakes, **better)} "
               f"{_mean_error(b, seeds)} "
-              f"({_of_seeds(len(seeds))})") if seeds else "no seed has both nets"
+              f"(mean of {per_seed.count(len(seeds))})") if seeds else "no seed has both nets"
     if untrained:
         listing = ", ".join(f"seed {s} {100 * errors[s]:.1f} %" if s in errors else f"seed {s} not scored"
                             for s in untrained)
         skipped = (f"{_name(mistakes, **better)} did not train (training error above {TRAINED_ERROR:.0%}: "
                    f"{listing}), so those seeds give no measurement")
         detail = f"no net trained: {skipped}" if not seeds else f"{detail}; {skipped}"
-    return check(claim, dataset, measured, detail=detail)
+    return check(claim, dataset, per_seed.measure(per_seed.mean_gap, pairs), detail=detail)
 
 
 def error_verdicts(mistakes: pd.DataFrame) -> list[Verdict]:
@@ -328,22 +319,23 @@ def ablation_verdicts(mistakes: pd.DataFrame) -> list[Verdict]:
         raise ValueError(f"the ablations need one mode with own statistics and some without; got {own}, {sharing}")
     mine = _wrong(ablations, shared_bn=own[0])
     others = [_wrong(ablations, shared_bn=m) for m in sharing]
-    seeds = sorted(set(mine).intersection(*others))
+    every = per_seed.together(mine, *others)
+    seeds = list(every)
 
     def gap(own_wrong: np.ndarray, *shared_wrong: np.ndarray) -> float:
         return min(w.mean() for w in shared_wrong) - own_wrong.mean()
 
-    measured = [stats.measure(gap, mine[s], *(o[s] for o in others), seed=s) for s in seeds]
+    measured = per_seed.measure(gap, every)
     detail = "; ".join(f"{_name(ablations, shared_bn=m)} {_mean_error(w, seeds)}"
                        for m, w in ((own[0], mine), *zip(sharing, others, strict=True)))
     return [check(CLAIMS["sharing_stats_matter"], ablations.dataset.iloc[0], measured,
-                  detail=f"test error {detail} ({_of_seeds(len(seeds))})")]
+                  detail=f"test error {detail} (mean of {per_seed.count(len(seeds))})")]
 
 
 def _stem_and_output(norms: pd.DataFrame, role: str, statistics: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """seed -> per-example ||h|| after the stem and at the output, at initialisation, of the variant `role`."""
-    rows = norms[(norms.role == role) & (norms.when == "initialisation") & (norms.statistics == statistics)]
-    return {seed: (n[0], n[-1]) for seed, n in zip(rows.seed, rows.norms, strict=True)}
+    rows = per_seed.select(norms, role=role, when="initialisation", statistics=statistics)
+    return {seed: (n[0], n[-1]) for seed, n in per_seed.arrays(rows, "norms").items()}
 
 
 def _growth(stem: np.ndarray, output: np.ndarray) -> float:
@@ -358,7 +350,7 @@ def growth_ratios(norms: pd.DataFrame, statistics: str = "batch", versus: str = 
     """Per seed: the growth of mean ||h|| from stem to output at initialisation, naive over the variant `versus`,
     with the probe examples resampled in pairs."""
     naive, other = _stem_and_output(norms, "naive", statistics), _stem_and_output(norms, versus, statistics)
-    return [stats.measure(_growth_ratio, *naive[s], *other[s], seed=s) for s in sorted(set(naive) & set(other))]
+    return per_seed.measure(_growth_ratio, {s: (*n, *o) for s, (n, o) in per_seed.together(naive, other).items()})
 
 
 def growth_verdict(norms: pd.DataFrame) -> Verdict:
@@ -376,7 +368,7 @@ def growth_verdict(norms: pd.DataFrame) -> Verdict:
     if running:
         est = stats.estimate(running)
         parts.append(f"naive over unshared with running statistics {est.value:.2f} [{est.lo:.2f}, {est.hi:.2f}]")
-    detail = (f"||h|| from stem to output at initialisation ({_of_seeds(len(measured))}), "
+    detail = (f"||h|| from stem to output at initialisation (mean of {per_seed.count(len(measured))}), "
               + "; ".join(parts))
     return check(CLAIMS["sharing_explodes"], dataset, measured, detail=detail)
 
@@ -402,12 +394,6 @@ LIKELY_REASONS = {
 
 # ---- the figures
 
-def _t_interval(values: pd.Series) -> tuple[float, float]:
-    """Student's t 95 % interval of the mean over seeds (a point when there is one seed)."""
-    est = stats.estimate([stats.Measurement(float(v), np.array([float(v)])) for v in values])
-    return est.lo, est.hi
-
-
 def errors(finals: pd.DataFrame, title: str) -> plt.Figure:
     """Train and test error of every sharing variant: mean over seeds with its 95 % interval (Table 1, Sec. 4.5)."""
     long = finals.melt(id_vars=["variant", "seed"], value_vars=["train_err", "test_err"], var_name="split",
@@ -416,9 +402,9 @@ def errors(finals: pd.DataFrame, title: str) -> plt.Figure:
     long["split"] = long.split.map({"train_err": "train", "test_err": "test"})
     fig, ax = plt.subplots(figsize=(10, 0.5 * finals.variant.nunique() + 1.5))
     sns.barplot(data=long, y="variant", x="error", hue="split", ax=ax, orient="h",
-                errorbar=lambda v: tuple(np.clip(_t_interval(v), 0, 100)))  # an error rate lies in [0, 100] %
+                errorbar=lambda v: tuple(np.clip(per_seed.t_interval(v), 0, 100)))  # an error rate lies in [0, 100] %
     seeds = finals.seed.nunique()
-    ax.set_xlabel(f"error (%), mean of {seeds} seed{'s' if seeds > 1 else ''}"
+    ax.set_xlabel(f"error (%), mean of {per_seed.count(seeds)}"
                   + (" with 95 % interval" if seeds > 1 else ""))
     ax.set_ylabel("")
     ax.set_title(title)
@@ -449,6 +435,6 @@ def norms_and_gradients(norms: pd.DataFrame, gradients: pd.DataFrame, title: str
     axes[2].set_title("gradient norm per stage at initialisation", fontsize=10)
     sns.move_legend(axes[2], "upper left", bbox_to_anchor=(1, 1), frameon=False)
     seeds = means.seed.nunique()
-    fig.suptitle(f"{title}: mean of {seeds} seed{'s' if seeds > 1 else ''}" + (", band the range" if seeds > 1 else ""))
+    fig.suptitle(f"{title}: mean of {per_seed.count(seeds)}" + (", band the range" if seeds > 1 else ""))
     fig.tight_layout()
     return fig

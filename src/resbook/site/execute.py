@@ -10,8 +10,9 @@ import shutil
 import sys
 import time
 
+from .. import record
 from ..profiles import resolve
-from . import mathjax, record
+from . import mathjax
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BOOK = ROOT / "book"

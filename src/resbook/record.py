@@ -1,8 +1,9 @@
 """What an executed chapter leaves for the book's shared pages: its claims table and its front-page figure.
 
-`site.execute.execute` points RESBOOK_RECORD at a folder before it runs the chapters; `stage` turns what is
-there into the scorecard page and the front page's figures. Run by hand (Jupyter, plain papermill), a
-chapter records nothing.
+The chapters (and `claims.report`) write here and the website tooling reads it back, so it sits with the
+science and `site` imports it, never the reverse. `site.execute.execute` points RESBOOK_RECORD at a folder
+before it runs the chapters; `stage` turns what is there into the scorecard page and the front page's figures.
+Run by hand (Jupyter, plain papermill), a chapter records nothing.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
+if TYPE_CHECKING:  # only for hints: recording a claims table needs no plotting library
+    import matplotlib.pyplot as plt
 
 ENV = "RESBOOK_RECORD"
 
