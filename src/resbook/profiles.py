@@ -7,6 +7,7 @@ A profile fully names an experiment's scale; chapters take a profile name plus o
 from __future__ import annotations
 
 import json
+import math
 import numbers
 from dataclasses import dataclass, fields, replace
 from typing import Any, get_args, get_origin, get_type_hints
@@ -188,16 +189,54 @@ def _is(value: Any, kind: type) -> bool:
 
 
 def _validate(p: Profile) -> None:
-    bad = [d for d in (*p.datasets, *([p.image_dataset] if p.image_dataset else ())) if d not in DATASETS]
+    bad = [d for d in p.datasets if d not in DATASETS]
     if bad or not p.datasets:
-        raise ValueError(f"unknown dataset(s) {bad}; valid datasets: {', '.join(DATASETS)}")
-    for depth in (*p.depths, *p.image_depths):
-        blocks_per_stage(depth)  # raises with the nearest valid depths
+        raise ValueError(f'override "datasets": unknown dataset(s) {bad}; valid datasets: {", ".join(DATASETS)}, '
+                         'e.g. {"datasets": ["digits"]}')
+    if p.image_dataset and p.image_dataset not in DATASETS:
+        raise ValueError(f'override "image_dataset": unknown dataset {p.image_dataset!r}; valid: "" (none) or one of '
+                         f'{", ".join(DATASETS)}, e.g. {{"image_dataset": "fashion_slice"}}')
+    for key in ("depths", "image_depths"):
+        for depth in getattr(p, key):
+            try:
+                blocks_per_stage(depth)  # raises with the nearest valid depths
+            except ValueError as err:
+                raise ValueError(f'override "{key}": {err} E.g. {{"{key}": [8, 56]}}') from None
     if not p.depths or not p.seeds:
-        raise ValueError("a profile needs at least one depth and one seed")
+        raise ValueError("a profile needs at least one depth and one seed, e.g. {\"depths\": [8, 56], \"seeds\": [0]}")
     if p.image_dataset and (not p.image_depths or p.image_epochs < 1):
-        raise ValueError("an image_dataset needs image_depths and image_epochs >= 1")
-    if p.epochs < 1:
-        raise ValueError(f"epochs must be >= 1; got {p.epochs}")
+        raise ValueError('an image_dataset needs image_depths and image_epochs >= 1, e.g. '
+                         '{"image_depths": [8, 56], "image_epochs": 3}')
     if len(p.widths) != 3:
-        raise ValueError(f"widths must be three stage widths, e.g. (16, 32, 64); got {p.widths}")
+        raise ValueError(f'override "widths" must be three stage widths, e.g. {{"widths": [16, 32, 64]}}; '
+                         f"got {p.widths}")
+    for key, low, high, example in _RANGES:
+        values = getattr(p, key)
+        for value in values if isinstance(values, tuple) else (values,):
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ValueError(f'override "{key}" must be between {low!r} and {high!r}, e.g. {{"{key}": {example}}}; '
+                                 f"got {value!r}")
+    if p.warmup_epochs >= p.epochs:
+        raise ValueError(f'override "warmup_epochs" must be shorter than the training ({p.epochs} epochs), e.g. '
+                         f'{{"warmup_epochs": 1}}; got {p.warmup_epochs}')
+
+
+# (field, smallest, largest, a valid example) for every number a profile holds; the bounds say what a run can
+# do, not what is sensible: a learning rate of 1e3 runs (and diverges, which training detects and reports)
+_RANGES = (
+    ("epochs", 1, 100_000, 15),
+    ("seeds", 0, 2**31 - 1, "[0, 1, 2]"),  # torch seeds are non-negative; a negative one would wrap silently
+    ("widths", 1, 1024, "[16, 32, 64]"),  # 1024 channels: 16x the papers' widest stage
+    ("batch_size", 1, 1_000_000, 128),
+    ("lr", 1e-12, 1e6, 0.1),
+    ("momentum", 0, 0.999, 0.9),  # momentum 1 never forgets a gradient: the weights run away
+    ("weight_decay", 0, 1.0, 1e-4),
+    ("milestones", 0, 1, "[0.5, 0.75]"),  # fractions of training
+    ("warmup_epochs", 0, 100_000, 1),
+    ("warmup_min_depth", 0, 100_000, 110),
+    ("draws", 1, 10_000, 10),
+    ("path_samples", 1, 100_000, 64),
+    ("probe_batch", 2, 100_000, 64),  # a batch-norm net in training mode needs two examples
+    ("image_epochs", 0, 100_000, 6),
+    ("image_batch_size", 1, 1_000_000, 64),
+)

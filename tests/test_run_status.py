@@ -1,0 +1,79 @@
+"""A run that fails to train is data: divergence stops a run where it happens, and every run is classified once."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from resbook import batched, run_status, runs, train
+from resbook.runs.cache import RunCache
+from tests.test_train import tiny_digits
+
+CONFIG = train.TrainConfig("digits", 8, width=(4, 8, 16), epochs=3, batch_size=64)
+
+
+def test_a_huge_learning_rate_diverges_and_stops_where_it_happens():
+    result = train.train(replace(CONFIG, lr=1e9), tiny_digits(), device="cpu", progress=False)
+    d = result.diverged
+    assert d is not None and d["step"] < 4 and d["epoch"] == 1 and d["lr"] == 1e9
+    assert d["last_finite_loss"] == d["last_finite_loss"] or d["step"] == 0  # finite unless the first step blew
+    assert result.history["train_err"] == []  # stopped in its first epoch: no epoch completed
+    assert run_status.status(result) == run_status.DIVERGED
+    assert "diverged at step" in train.describe_divergence(d)
+
+
+def test_the_same_net_at_a_normal_rate_trains_and_is_not_flagged():
+    """The check above can fail: the detector does not fire on a run that learns."""
+    result = train.train(replace(CONFIG, epochs=8), tiny_digits(), device="cpu", progress=False)
+    assert result.diverged is None and run_status.status(result) == run_status.TRAINED
+
+
+def test_a_net_that_stays_near_chance_did_not_train():
+    result = train.train(replace(CONFIG, lr=1e-7, epochs=1), tiny_digits(), device="cpu", progress=False)
+    assert result.diverged is None and result.final["train_err"] >= run_status.STARTED_ERR
+    assert run_status.status(result) == run_status.DID_NOT_TRAIN
+    assert run_status.describe_failures([result]) == f"{CONFIG.label}: seed 0 did not train"
+
+
+def test_the_watch_finds_the_first_bad_step_of_each_net():
+    watch = train.LossWatch(3, 10, torch.device("cpu"))
+    for step, losses in enumerate([[2.3, 2.3, 2.3], [2.0, float("nan"), 2.2], [1.8, 1.0, 1e6], [1.5, 1.0, 1.0]]):
+        watch.add(step, 1, 0.1, torch.tensor(losses))
+    assert watch.diverged[0] is None and not watch.all_diverged
+    assert watch.diverged[1]["step"] == 1 and watch.diverged[1]["last_finite_loss"] == pytest.approx(2.3)
+    assert watch.diverged[2]["step"] == 2 and watch.diverged[2]["loss"] == 1e6  # exploded, still finite
+
+
+def test_a_diverged_run_is_stored_served_without_retraining_and_retrained_only_on_request(tmp_path, monkeypatch):
+    cache = RunCache(tmp_path)
+    config = replace(CONFIG, lr=1e9, epochs=1)
+    first = runs.run(config, cache, progress=False)
+    assert first.diverged is not None
+    journal = (tmp_path / "journal.log").read_text()
+    assert "stored: diverged at step" in journal
+    monkeypatch.setattr(runs, "train", lambda *a, **k: pytest.fail("a diverged run was trained again"))
+    again = runs.run(config, cache, progress=False)
+    assert again.diverged == first.diverged and run_status.status(again) == run_status.DIVERGED
+    monkeypatch.undo()
+    assert cache.forget(config) and config not in cache
+    assert runs.run(config, cache, progress=False).diverged is not None
+    assert len(cache.trainings(config)) == 2
+
+
+def test_one_diverging_net_of_a_group_stops_alone():
+    """Seeds trained together: a net whose loss blows up is marked; the others train on, unharmed."""
+    group = batched.members(replace(CONFIG, epochs=2, trained_with=(0, 1)))
+    data = tiny_digits()
+    real_step = batched.GroupStepper.step
+
+    def poisoned(self, xbs, ybs, lr):
+        losses = real_step(self, xbs, ybs, lr)
+        return torch.stack([losses[0], losses[1] * float("inf")])  # seed 1's loss explodes at once
+
+    alone = train.train(replace(group[0], trained_with=()), data, progress=False)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batched.GroupStepper, "step", poisoned)
+        results = batched.train_together(group, data, progress=False)
+    assert results[0].diverged is None and len(results[0].history["train_err"]) == 2
+    assert results[1].diverged["step"] == 0 and results[1].history["train_err"] == []
+    assert results[0].history["train_err"] == alone.history["train_err"]
