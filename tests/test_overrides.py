@@ -53,7 +53,7 @@ def test_an_override_runs_or_says_why(field, value):
 @pytest.mark.parametrize(("override", "field"), [
     ({"batch_size": 0}, "batch_size"), ({"seeds": [-1]}, "seeds"), ({"lr": 0}, "lr"), ({"lr": -0.1}, "lr"),
     ({"lr": float("nan")}, "lr"), ({"momentum": 1.0}, "momentum"), ({"epochs": 0}, "epochs"),
-    ({"probe_batch": 1}, "probe_batch"), ({"warmup_epochs": 15}, "warmup_epochs"), ({"widths": [8, 0, 8]}, "widths"),
+    ({"probe_batch": 1}, "probe_batch"), ({"warmup_epochs": -1}, "warmup_epochs"), ({"widths": [8, 0, 8]}, "widths"),
 ])
 def test_the_overrides_that_used_to_fail_late_are_refused_up_front(override, field):
     with pytest.raises(ValueError, match=f'"{field}".*e\\.g\\.'):

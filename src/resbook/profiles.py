@@ -216,9 +216,6 @@ def _validate(p: Profile) -> None:
             if not (math.isfinite(value) and low <= value <= high):
                 raise ValueError(f'override "{key}" must be between {low!r} and {high!r}, e.g. {{"{key}": {example}}}; '
                                  f"got {value!r}")
-    if p.warmup_epochs >= p.epochs:
-        raise ValueError(f'override "warmup_epochs" must be shorter than the training ({p.epochs} epochs), e.g. '
-                         f'{{"warmup_epochs": 1}}; got {p.warmup_epochs}')
 
 
 # (field, smallest, largest, a valid example) for every number a profile holds; the bounds say what a run can
