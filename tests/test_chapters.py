@@ -13,18 +13,19 @@ from resbook.site import execute as book
 pytestmark = pytest.mark.chapters
 OUT = book.ROOT / "_build" / "executed" / "ci"
 
-# The claims that clear their smallest effect at the ci scale (digits, depths 8 and 56, seed 0, and Chapter 1's
-# Fashion-MNIST slice; the interval is the bootstrap over that run's examples), so each chapter at ci must find
-# them holding. These are evidence
-# pins: each claim's decision is also unit-tested on constructed inputs for all three outcomes (the chapter
-# test files). Claims that are inconclusive or contradicted at ci are not pinned: their outcome at one seed
-# of a small net is not what the papers claim about, and the chapters' tables report it as it comes.
+# Regression pins, not evidence: claims that hold at the ci scale (digits, depths 8 and 56, seed 0, and Chapter 1's
+# Fashion-MNIST slice; the interval is the bootstrap over that run's examples) with room to spare. A claim is
+# pinned only when its interval's near end clears the threshold by at least a quarter of the interval's width
+# (measured on an AMD EPYC, 2026-12-03): a fresh clone on another CPU rounds differently, which moves a trained
+# net about as much as another seed would, and a pin at its threshold then flips (architectures_align did:
+# 0.88 [0.76, 0.92] against "> 0.8"). Left out for that reason: responses_smaller [digits] (1.56 [1.24, 1.92]
+# against > 1.1), highway_worse (+3.6 [+1.1, +6.1] against > +1.0), sharing_naive_fails (+3.9 [+1.1, +6.4]
+# against > +1.0). Every claim's decision is unit-tested on constructed inputs for every outcome (the chapter
+# test files); the chapters' tables report the unpinned ones as they come.
 EXPECTED = {
     "01_plain_vs_residual": {
         "degradation [digits]": "holds",
         "residual_beats_plain [digits]": "holds",
-        "responses_smaller [digits]": "holds",
-        "highway_worse [digits]": "holds",
         # the Fashion-MNIST slice at ci: depths 8 and 56, 3 epochs (48 steps)
         "degradation [fashion_slice]": "holds",
         "residual_beats_plain [fashion_slice]": "holds",
@@ -42,17 +43,28 @@ EXPECTED = {
         "intermediate_accuracy [digits]": "holds",
         "borderline_corrected [digits]": "holds",
         "unroll_scaled [digits]": "holds",
-        "architectures_align [digits]": "holds",
     },
-    "04_block_sharing": {
-        "sharing_naive_fails [digits]": "holds",
-    },
+    "04_block_sharing": {},  # no claim clears its threshold with room to spare at ci
 }
 
 
 @pytest.fixture(scope="module")
 def executed() -> pathlib.Path:
+    """Every run the chapters plan, trained first in one pool of workers (balanced across chapters, each run
+    once), then every chapter executed from the filled cache; nbval re-runs them later without training."""
+    from resbook import chapters, profiles, runs
+    from resbook.runs.cache import RunCache
+
+    runs.sweep(chapters.plan(profiles.resolve("ci")), progress=False)
+    journal = RunCache().root / "journal.log"
+
+    def lines() -> list[str]:
+        return journal.read_text().splitlines() if journal.exists() else []
+
+    before = len(lines())
     book.execute("ci", OUT)
+    trained_by_chapters = [line for line in lines()[before:] if ": training" in line]
+    (OUT / "trained_by_chapters.txt").write_text("\n".join(trained_by_chapters))
     return OUT / "book"
 
 
@@ -85,13 +97,10 @@ def test_every_chapter_has_expectations():
 
 
 def test_plans_name_every_run_the_chapters_trained(executed):
-    """`python -m resbook fill` trains what the chapters need: after executing them, every run is cached."""
-    from resbook import chapters, profiles
-    from resbook.runs.cache import RunCache
-
-    cache = RunCache()
-    missing = [c.label for c in chapters.plan(profiles.resolve("ci")) if c not in cache]
-    assert not missing, f"plans name runs the chapters did not train: {missing}"
+    """`python -m resbook fill` trains what the chapters need: once their plans are trained, executing the
+    chapters trains nothing more (the journal has no new training line)."""
+    trained = (OUT / "trained_by_chapters.txt").read_text().strip()
+    assert not trained, f"the chapters trained runs their plans do not name: {trained}"
 
 
 def test_every_chapter_shows_its_figures(executed):
