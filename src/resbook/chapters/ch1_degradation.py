@@ -129,7 +129,7 @@ def mistakes(results: list[TrainResult]) -> pd.DataFrame:
         ds = data.load(r.config.dataset)
         n = TRAIN_EVAL_EXAMPLES
         for split, (x, y) in (("train", (ds.train_x[:n], ds.train_y[:n])), ("test", (ds.test_x, ds.test_y))):
-            rows.append({**runs.describe(r.config), "split": split, "wrong": probes.mistakes(r.model, x, y)})
+            rows.append({**runs.describe(r), "split": split, "wrong": probes.mistakes(r.model, x, y)})
     return pd.DataFrame(rows)
 
 
