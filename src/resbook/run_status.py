@@ -98,14 +98,14 @@ class Counted:
     failed: str  # every failed run of these nets (`summary`), for the claims row
 
     def says(self) -> str:
-        """E.g. "seed 2 left out (plain-56 diverged: no final error)"; "" when none was."""
+        """E.g. "left out: seed 2 (plain-56 diverged: no final error)"; "" when none was."""
         if not self.left_out:
             return ""
+
         def reasons(why: dict[str, str]) -> str:
             return ", ".join(f"{net} {st}" + (": no final error" if st == DIVERGED else "") for net, st in why.items())
 
-        parts = [f"{seed} ({reasons(why)})" for seed, why in self.left_out.items()]
-        return f"seed{'s' if len(parts) > 1 else ''} left out: {', '.join(parts)}"
+        return "left out: " + ", ".join(f"seed {seed} ({reasons(why)})" for seed, why in self.left_out.items())
 
 
 def count(statuses: Mapping[str, Mapping[int, str]], learned: Collection[str] = ()) -> Counted:
