@@ -74,11 +74,11 @@ def mark_failed(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, colours: Sequ
     if "status" not in frame:
         return set()
     marked = set()
-    colours = np.asarray(colours if colours is not None else ["k"] * len(frame), dtype=object)
+    colours = list(colours) if colours is not None else ["k"] * len(frame)
     weak = (frame.status == DID_NOT_TRAIN).to_numpy()
     if weak.any():
         ax.scatter(frame[x].to_numpy()[weak], frame[y].to_numpy()[weak], marker="x", s=45, linewidths=1.6,
-                   c=list(colours[weak]), zorder=5, gid=DID_NOT_TRAIN)
+                   c=[c for c, w in zip(colours, weak, strict=True) if w], zorder=5, gid=DID_NOT_TRAIN)
         marked.add(DID_NOT_TRAIN)
     lost = (frame.status == DIVERGED).to_numpy()
     if lost.any():

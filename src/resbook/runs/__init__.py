@@ -189,7 +189,7 @@ def describe(result: TrainResult) -> dict:
 
 def history_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
     """One row per run and epoch: the run's description plus that epoch's metrics. A run that completed no
-    epoch (it diverged in its first) keeps one row, with NaN metrics, so that the frame still shows it."""
+    epoch (it diverged in its first) keeps one row, epoch 0 with NaN metrics, so that the frame still shows it."""
     frames = [pd.DataFrame(r.history if any(r.history.values()) else {"epoch": [0]}).assign(**describe(r))
               for r in results]
     return pd.concat(frames, ignore_index=True)
