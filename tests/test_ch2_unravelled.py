@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from resbook import claims, profiles, runs
+from resbook import claims, profiles, run_status, runs
 from resbook.chapters import ch2_unravelled as ch2
 from resbook.models import NetKind
 
@@ -53,20 +53,28 @@ def test_short_path_training_keeps_veits_share_of_active_branches():
 
 
 def _run(depth, train_err, seed=0):
-    return SimpleNamespace(config=SimpleNamespace(depth=depth, seed=seed), final={"train_err": train_err})
+    """A run as `run_status` reads it: its history of training errors ending at `train_err`, never diverged."""
+    return SimpleNamespace(config=SimpleNamespace(depth=depth, seed=seed), final={"train_err": train_err},
+                           history={"train_err": [train_err]}, diverged=None)
 
 
 def test_the_plain_net_for_lesions_is_the_deepest_that_trained_and_never_one_that_did_not():
-    trained, failed = _run(20, 0.01), _run(56, 0.6)
+    # "trained" is run_status's: final training error below 80 % (no longer at most 5 %), so the failed nets
+    # here end at 90 % and 85 % (they ended at 60 % and 30 %)
+    trained, failed = _run(20, 0.01), _run(56, 0.9)
     assert ch2.deepest_plain_that_trains([_run(8, 0.0), trained, failed]) is trained
-    assert ch2.deepest_plain_that_trains([_run(8, 0.3), failed]) is None
+    assert ch2.deepest_plain_that_trains([_run(8, 0.85), failed]) is None
     assert ch2.deepest_plain_that_trains([_run(8, 0.05)]) is not None  # 5 % counts as trained
+    assert ch2.deepest_plain_that_trains([_run(8, 0.8)]) is None  # 80 % does not: He et al.'s line
+    lost = SimpleNamespace(**{**vars(_run(56, 0.01)), "diverged": {"step": 3}})
+    assert ch2.deepest_plain_that_trains([_run(8, 0.01), lost]).config.depth == 8
 
 
 def test_nets_takes_each_seeds_deepest_trained_plain_net_and_leaves_out_a_seed_without_one(monkeypatch):
     P = profiles.resolve("ci", {"seeds": [0, 1, 2]})
-    plain = {0: [_run(8, 0.01, 0), _run(56, 0.02, 0)], 1: [_run(8, 0.01, 1), _run(56, 0.7, 1)],
-             2: [_run(8, 0.4, 2), _run(56, 0.8, 2)]}
+    # failed nets at 90 % and 85 % (they were at 70 % and 40 %): 80 % is the line now, no longer 5 %
+    plain = {0: [_run(8, 0.01, 0), _run(56, 0.02, 0)], 1: [_run(8, 0.01, 1), _run(56, 0.9, 1)],
+             2: [_run(8, 0.85, 2), _run(56, 0.8, 2)]}
 
     def sweep(configs, progress=True):
         if configs and configs[0].kind == NetKind.PLAIN:
@@ -77,6 +85,7 @@ def test_nets_takes_each_seeds_deepest_trained_plain_net_and_leaves_out_a_seed_w
     monkeypatch.setattr(ch2.data, "load", lambda name: SimpleNamespace(test_x=torch.zeros(2), test_y=torch.zeros(2)))
     found = ch2.nets(P, "digits")
     assert [(r.config.seed, r.config.depth) for r in found.plain] == [(0, 56), (1, 8)]
+    assert len(found.plain_runs) == 6  # every plain net is kept, for the failed runs of `lesion_plain`
     assert [r.config.seed for r in found.residual] == [r.config.seed for r in found.short_paths] == [0, 1, 2]
 
 
@@ -90,6 +99,11 @@ def test_path_counts_are_a_fact_not_a_claim():
 
 # ---- constructed frames
 
+def status(train_err: float) -> str:
+    """A run's status as `run_status` reads it from its final training error (these runs never diverge)."""
+    return run_status.TRAINED if train_err < run_status.STARTED_ERR else run_status.DID_NOT_TRAIN
+
+
 def _wrong(rate, rng, base=None, n=EXAMPLES):
     """A bool array over n examples with `rate` of them True, containing `base` (a nested set of mistakes)."""
     out = np.zeros(n, bool) if base is None else base.copy()
@@ -101,16 +115,17 @@ def _wrong(rate, rng, base=None, n=EXAMPLES):
 def _lesions(rises, *, net="residual", seeds=(0,), baseline=0.03, downsample=None, dataset="a", seed=0,
              train_err=0.0, depth=8):
     """`ch2.lesions` rows of one net per seed: deleting block b raises the error by rises[b]; the net's final
-    training error is `train_err` (a dict by seed, or one for all)."""
+    training error is `train_err` (a dict by seed, or one for all), its status what that error gives."""
     rng = np.random.default_rng(seed)
     downsample = downsample or [False] * len(rises)
     rows = []
     for s in seeds:
         intact = _wrong(baseline, rng)
+        err = train_err[s] if isinstance(train_err, dict) else train_err
         for b, rise in enumerate(rises):
             wrong = _wrong(baseline + rise, rng, intact)
             rows.append({"dataset": dataset, "net": net, "label": "misleading name", "depth": depth, "seed": s,
-                         "train_err": train_err[s] if isinstance(train_err, dict) else train_err, "block": b + 1,
+                         "train_err": err, "status": status(err), "block": b + 1,
                          "downsample": downsample[b], "error": wrong.mean(),
                          "baseline": intact.mean(), "mistakes": wrong, "intact": intact})
     return pd.DataFrame(rows)
@@ -183,7 +198,7 @@ def _random(curve, draws=3, *, spread=None, dataset="a", seeds=(0,)):
             for d, off in enumerate(offsets):
                 wrong = _wrong(error + off, rng)
                 rows.append({"dataset": dataset, "net": "residual", "label": "x", "seed": s, "k": k, "draw": d,
-                             "error": wrong.mean(), "mistakes": wrong})
+                             "status": "trained", "error": wrong.mean(), "mistakes": wrong})
     return pd.DataFrame(rows)
 
 
@@ -211,7 +226,7 @@ def test_deletion_smoothness_resamples_the_draws_as_well_as_the_examples():
 def _reorder(error, tau=None, seeds=(0,)):
     tau = np.linspace(1, 0.5, len(error)) if tau is None else tau
     return pd.concat([pd.DataFrame({"dataset": "a", "net": "residual", "label": "x", "seed": s, "tau": tau,
-                                    "error": error}) for s in seeds], ignore_index=True)
+                                    "status": "trained", "error": error}) for s in seeds], ignore_index=True)
 
 
 def test_reorder_smooth():
@@ -238,7 +253,8 @@ def _gradients(trained, untrained=None, samples=4, examples=6, noise=0.2):
                 per_set = np.exp(rng.normal(0, noise, samples)) if 0 < k < n else np.ones(samples)
                 pairs = norm * np.outer(per_set, per_example).ravel()  # sample-major, as the probe gives them
                 rows.append({"dataset": "a", "net": "residual", "label": "x", "seed": seed, "k": k,
-                             "trained": is_trained, "examples": examples, "path_norm": pairs.mean(),
+                             "status": "trained", "trained": is_trained, "examples": examples,
+                             "path_norm": pairs.mean(),
                              "sample_norms": pairs, "sampled_total": math.comb(n, k) * pairs.mean(),
                              "exact_total": math.comb(n, k) * norm / (k + 1)})
     return pd.DataFrame(rows)
@@ -301,9 +317,9 @@ def _short(normal, short, seeds=(0,), train_err=0.0):
     for s in seeds:
         base = _wrong(normal, rng)
         rows += [{"dataset": "a", "seed": s, "training": "normal", "test_err": normal, "train_err": train_err,
-                  "mistakes": base},
+                  "status": status(train_err), "mistakes": base},
                  {"dataset": "a", "seed": s, "training": "short paths", "test_err": short, "train_err": train_err,
-                  "mistakes": _wrong(short, rng, base if short >= normal else None)}]
+                  "status": status(train_err), "mistakes": _wrong(short, rng, base if short >= normal else None)}]
     return pd.DataFrame(rows)
 
 
@@ -327,6 +343,12 @@ def test_short_paths_training_without_both_runs_is_inconclusive():
 
 # ---- all claims together
 
+def _finals(statuses: dict[tuple[str, str, int], str]) -> pd.DataFrame:
+    """`ch2.finals` rows: (role, label, seed) -> status."""
+    return pd.DataFrame([{"dataset": "a", "role": role, "label": label, "seed": seed, "status": st}
+                         for (role, label, seed), st in statuses.items()])
+
+
 def test_verdicts_find_each_data_sets_rows_and_the_nets_by_their_kind():
     k = np.arange(7)
     frames = {}
@@ -338,8 +360,10 @@ def test_verdicts_find_each_data_sets_rows_and_the_nets_by_their_kind():
         reorder = _reorder(np.linspace(0.05, 0.6, 30)).assign(dataset=dataset)
         gradients = _gradients([0.3 ** k], [0.9 ** k]).assign(dataset=dataset)
         short = _short(0.03, 0.031).assign(dataset=dataset)
-        for name, frame in zip(("lesions", "random", "reorder", "gradients", "short"),
-                               (lesions, random, reorder, gradients, short), strict=True):
+        finals = _finals({("residual", "residual-8", 0): "trained", ("plain", "plain-8", 0): "trained",
+                          ("short paths", "residual-8 (3 active)", 0): "trained"}).assign(dataset=dataset)
+        for name, frame in zip(("lesions", "random", "reorder", "gradients", "short", "finals"),
+                               (lesions, random, reorder, gradients, short, finals), strict=True):
             frames.setdefault(name, []).append(frame)
     found = ch2.verdicts(*(pd.concat(f, ignore_index=True) for f in frames.values()))
     assert [v.key for v in found[:8]] == list(ch2.CLAIMS)
@@ -375,3 +399,54 @@ def test_end_paths_are_the_sampled_probes_rows_at_k_0_and_n():
     assert list(ends.k) == [0, len(norms) - 1]
     for k, row in zip(ends.k, ends.itertuples(), strict=True):
         assert np.allclose(row.sample_norms, norms[k]) and row.path_norm == pytest.approx(norms[k].mean())
+
+
+
+# ---- failed runs: every claim here is about nets that learned
+
+def test_claims_leave_out_nets_that_did_not_train_and_verdicts_name_every_failed_run_diverged_ones_included():
+    k = np.arange(7)
+    mask = [False, False, True, False, True, False]
+    weak = {0: 0.01, 1: 0.01, 2: 0.9}  # seed 2's residual net did not train; seed 3's diverged (never probed)
+    lesions = pd.concat([_lesions([0.002] * 6, seeds=(0, 1, 2), train_err=weak, downsample=mask),
+                         _lesions([0.8] * 3, net="plain", seeds=(0, 1))], ignore_index=True)
+    random = _random(np.linspace(0.05, 0.9, 7), seeds=(0, 1, 2))
+    random.loc[random.seed == 2, "status"] = run_status.DID_NOT_TRAIN
+    reorder = _reorder(np.linspace(0.05, 0.6, 30), seeds=(0, 1, 2))
+    reorder.loc[reorder.seed == 2, "status"] = run_status.DID_NOT_TRAIN
+    gradients = _gradients([0.3 ** k, 0.3 ** k, np.ones(7)])
+    gradients.loc[gradients.seed == 2, "status"] = run_status.DID_NOT_TRAIN
+    short = pd.concat([_short(0.03, 0.031, seeds=(0, 1)), _short(0.03, 0.031, seeds=(2,), train_err=0.9)])
+    finals = _finals({**{("residual", "residual-56", s): "trained" for s in (0, 1)},
+                      ("residual", "residual-56", 2): "did not train", ("residual", "residual-56", 3): "diverged",
+                      **{("plain", f"plain-{d}", s): "trained" for d in (8, 56) for s in (0, 1)},
+                      ("plain", "plain-56", 2): "did not train", ("plain", "plain-8", 2): "diverged",
+                      **{("short paths", "residual-56 (25 active)", s): "trained" for s in (0, 1, 2, 3)}})
+    found = {v.key: v for v in ch2.verdicts(lesions, random, reorder, gradients, short, finals)}
+    for key in ("lesion_residual", "lesion_downsampling", "lesion_smooth", "reorder_smooth", "gradient_decay",
+                "effective_paths", "short_paths_training"):
+        assert found[key].estimate.seeds == 2, key  # seed 2 did not train: left out
+        assert found[key].failed == "residual-56: seed 2 did not train, seed 3 diverged", key
+    assert found["lesion_plain"].failed == "plain-8: seed 2 diverged; plain-56: seed 2 did not train"
+    assert claims.table(list(found.values()), "ci")["failed runs"].iloc[0].endswith("seed 3 diverged")
+
+
+def test_short_paths_training_needs_both_nets_to_have_trained():
+    frame = _short(0.03, 0.031, seeds=(0, 1))
+    frame.loc[(frame.seed == 1) & (frame.training == "short paths"), "status"] = run_status.DIVERGED
+    verdict = ch2.short_paths_training("a", frame)
+    assert verdict.estimate.seeds == 1 and "seed(s) 1 left out" in verdict.detail
+
+
+def test_no_probe_runs_on_a_diverged_net_and_the_step_says_so(capsys):
+    from resbook.train import TrainConfig, TrainResult
+
+    config = TrainConfig("digits", 8, width=(4, 8, 16), seed=3)
+    lost = TrainResult(config, None, {"train_err": [], "test_err": []},
+                       diverged={"step": 2, "epoch": 1, "loss": float("nan"), "last_finite_loss": 2.3, "lr": 0.1})
+    nets = ch2.Nets("digits", [lost], [], [], torch.zeros(2, 1, 8, 8), torch.zeros(2), plain_runs=[])
+    assert ch2.lesions(nets).empty  # the model (None here) is never touched
+    assert "lesions: not probed, diverged (NaN weights): residual-8: seed 3 diverged" in capsys.readouterr().out
+    finals = ch2.finals(nets)
+    assert list(finals.role) == ["residual"] and list(finals.status) == ["diverged"]
+    assert np.isnan(finals.train_err.iloc[0])

@@ -476,3 +476,62 @@ def test_reading_lists_every_outcome_and_a_reason_only_where_a_claim_did_not_hol
     naive = ch3.CLAIMS["unroll_naive"]
     assert (f"`unroll_naive` [toy] is contradicted: its interval [{naive.format(0)}, {naive.format(0)}] excludes "
             f"what the claim needs ({naive.needs()})") in text
+
+
+# ---- failed runs: every claim here is about nets that learned
+
+def _with_status(frame: pd.DataFrame, weak: tuple = (1,)) -> pd.DataFrame:
+    """`frame` with each row's run status: the seeds in `weak` did not train, the others trained."""
+    return frame.assign(status=np.where(frame.seed.isin(weak), "did not train", "trained"))
+
+
+def _chapter_frames(seeds=(0, 1)) -> dict[str, pd.DataFrame]:
+    """Every step's frame, seeds `seeds`, each a net that makes every claim hold (their own tests' inputs)."""
+    cos = {s: per_block(NEGATIVE, 0.05, seed=s) for s in seeds}
+    refine = positive([3.0, 3.0, 1, 1, 0.6, 0.6, 0.5, 0.5, 0.5], 0.1)
+    untrained_drops = np.tile(bernoulli([0.9], seed=3)[0], (9, 1))
+    arch_cos = dict.fromkeys(("net A", "net B", "net C", "net D"), ALIGNED)
+    return {
+        "alignment": alignment_frame(cos),
+        "ratios": ratio_frame(refine, positive(UNTRAINED_RATIOS, 0.1, seed=1), seeds=seeds),
+        "drops": pd.concat([drop_frame(bernoulli(np.where(FIRST, 0.6, 0.1)), untrained_drops).assign(seed=s)
+                            for s in seeds], ignore_index=True),
+        "readouts": pd.concat([readout_frame(bernoulli([0.6, 0.8, 0.9]), np.zeros((3, N), bool), seed=s)
+                               for s in seeds], ignore_index=True),
+        "unrolled": pd.concat([unroll_frame((np.ones(N), spread(100.0, 0.0)), steady(500), fixed(8, 14), BORDER,
+                                            seed=s, untrained_norm=(np.ones(N), spread(10.0, 0.0)))
+                               for s in seeds], ignore_index=True),
+        "architectures": pd.concat([architecture_frame(arch_cos, {"net B": positive([6.0] * 3 + [1] * 6, 0.1)},
+                                                       {}, seed=s) for s in seeds], ignore_index=True),
+    }
+
+
+def _finals(statuses: dict[tuple[str, int], str]) -> pd.DataFrame:
+    """`ch3.finals` rows: (role, seed) -> status."""
+    return pd.DataFrame([{"role": role, "seed": seed, "label": "misleading", "status": status}
+                         for (role, seed), status in statuses.items()])
+
+
+def test_verdicts_count_only_runs_that_trained_and_name_every_failed_run_diverged_ones_included():
+    frames = {name: _with_status(f) for name, f in _chapter_frames().items()}
+    finals = _finals({("pre-activation", 0): "trained", ("pre-activation", 1): "did not train",
+                      ("pre-activation", 2): "diverged", ("post-activation", 0): "trained",
+                      ("single representation", 0): "trained", ("single representation", 2): "diverged"})
+    found = ch3.verdicts("toy", *frames.values(), finals)
+    assert [v.key for v in found] == list(ch3.CLAIMS)
+    for v in found:
+        if v.estimate is not None:
+            assert v.estimate.seeds == 1, v.key  # seed 1 did not train: left out
+        assert v.failed.startswith("pre-activation: seed 1 did not train, seed 2 diverged"), v.key
+    by_key = {v.key: v for v in found}
+    assert by_key["single_sharper"].failed.endswith("; single representation: seed 2 diverged")
+    assert "single representation" not in by_key["alignment_negative"].failed
+    assert by_key["alignment_negative"].outcome == "holds"
+
+
+def test_without_a_net_that_trained_every_claim_says_so():
+    frames = {name: _with_status(f, weak=(0, 1)) for name, f in _chapter_frames().items()}
+    found = ch3.verdicts("toy", *frames.values(), _finals({("pre-activation", 0): "did not train"}))
+    assert [v.key for v in found] == list(ch3.CLAIMS)
+    assert all(v.estimate is None and v.outcome == "inconclusive" for v in found)
+    assert {v.detail for v in found} == {"no net trained", "no seed on which all four architectures trained"}

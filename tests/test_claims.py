@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resbook import claims
+from resbook import claims, run_status
 from resbook.chapters import ch1_degradation as ch1
 
 N = 400  # examples per split
@@ -14,16 +14,28 @@ def wrong(rate: float) -> np.ndarray:
     return np.arange(N) < round(rate * N)  # the first `rate` of the examples wrong: pairs overlap as much as possible
 
 
-def errors(rates: dict, seeds=(0, 1, 2)) -> pd.DataFrame:
-    """`rates`: (net, depth, split) -> one error rate per seed (or one for all); every other net errs 2 %."""
+def status(train_rate: float) -> str:
+    """A run's status as `run_status` reads it from its final training error (these runs never diverge)."""
+    return run_status.TRAINED if train_rate < run_status.STARTED_ERR else run_status.DID_NOT_TRAIN
+
+
+def errors(rates: dict, seeds=(0, 1, 2), diverged: dict | None = None) -> pd.DataFrame:
+    """`rates`: (net, depth, split) -> one error rate per seed (or one for all); every other net errs 2 %. Each run
+    carries the status its training error gives; `diverged`: (net, depth) -> seeds whose run diverged instead
+    (no mistakes: `wrong` None, as `ch1.mistakes` leaves it)."""
     rows = []
     for net, shortcut in (("plain", "A"), ("residual", "A")):
         for depth in (8, 56):
+            train = rates.get((net, depth, "train"), 0.02)
+            train = train if isinstance(train, tuple) else (train,) * len(seeds)
+            lost = (diverged or {}).get((net, depth), ())
             for split in ("train", "test"):
                 per_seed = rates.get((net, depth, split), 0.02)
                 per_seed = per_seed if isinstance(per_seed, tuple) else (per_seed,) * len(seeds)
                 rows += [{"dataset": "digits", "net": net, "shortcut": shortcut, "depth": depth, "seed": s,
-                          "split": split, "wrong": wrong(r)} for s, r in zip(seeds, per_seed, strict=True)]
+                          "split": split, "status": run_status.DIVERGED if s in lost else status(t),
+                          "wrong": None if s in lost else wrong(r)}
+                         for s, r, t in zip(seeds, per_seed, train, strict=True)]
     return pd.DataFrame(rows)
 
 
@@ -82,7 +94,8 @@ def test_response_claims_beat_their_untrained_control_or_fail(key, trained, untr
 
 
 def test_responses_of_residual_nets_that_did_not_learn_are_no_evidence():
-    failed = errors({("residual", 8, "train"): 0.3, ("residual", 56, "train"): 0.4})
+    # "did not learn" is run_status's line now (final training error not below 80 %), no longer 5 %
+    failed = errors({("residual", 8, "train"): 0.85, ("residual", 56, "train"): 0.9})
     v = next(v for v in ch1.verdicts(failed, responses({})) if v.key == "responses_depth")  # ratio 1: would contradict
     assert v.outcome == "inconclusive" and "no net trained" in v.detail
 
@@ -91,7 +104,7 @@ def shortcut_errors(b: tuple, highway: tuple, a_train: float = 0.02) -> pd.DataF
     rows = []
     for net, shortcut, rates in (("residual", "A", (0.1,) * 3), ("residual", "B", b), ("highway", "gated", highway)):
         rows += [{"dataset": "digits", "net": net, "shortcut": shortcut, "depth": 56, "seed": s, "split": split,
-                  "wrong": wrong(a_train if split == "train" else r)}
+                  "status": status(a_train), "wrong": wrong(a_train if split == "train" else r)}
                  for s, r in enumerate(rates) for split in ("train", "test")]
     return pd.DataFrame(rows)
 
@@ -133,3 +146,88 @@ def test_table_and_summary():
     assert {"statistic", "ours (95 % interval)", "needs", "control", "outcome"} <= set(table.columns)
     assert "degradation [digits]: holds" in claims.summary(verdicts)
     assert "contradicted" in claims.reading(verdicts, "ci")
+
+
+# ---- failed runs: counted where the claim is about their effect, left out where it is about nets that learned
+
+def test_a_net_that_did_not_train_stays_in_degradation_and_its_status_is_stated():
+    v = next(v for v in ch1.verdicts(errors({("plain", 56, "train"): 0.9}), responses({})) if v.key == "degradation")
+    assert v.outcome == "holds" and v.estimate.seeds == 3 and v.estimate.value == pytest.approx(0.88)
+    assert "plain-56: seeds 0, 1, 2 did not train" in v.detail and v.failed == "plain-56: seeds 0, 1, 2 did not train"
+    trained = next(v for v in ch1.verdicts(errors({("plain", 56, "train"): 0.6}), responses({}))
+                   if v.key == "degradation")
+    assert "plain-56: seeds 0, 1, 2 trained" in trained.detail and trained.failed == ""
+
+
+def test_a_diverged_run_has_no_final_error_so_degradation_leaves_it_out_and_says_so():
+    frame = errors({("plain", 56, "train"): 0.9}, diverged={("plain", 56): (1,)})
+    v = next(v for v in ch1.verdicts(frame, responses({})) if v.key == "degradation")
+    assert v.estimate.seeds == 2 and "left out: seed 1 (plain-56 diverged: no final error)" in v.detail
+    assert v.failed == "plain-56: seeds 0, 2 did not train, seed 1 diverged"
+
+
+def test_a_diverged_run_is_left_out_of_a_claim_about_nets_that_learned_and_counted_in_its_failed_runs():
+    frame = errors({("residual", 56, "train"): 0.005}, diverged={("residual", 56): (2,)})
+    found = {v.key: v for v in ch1.verdicts(frame, responses({}))}
+    depth = found["residual_train_depth"]
+    assert depth.outcome == "holds" and depth.estimate.seeds == 2
+    assert depth.failed == "residual-56: seed 2 diverged" and "left out: seed 2 (residual-56 diverged" in depth.detail
+    assert claims.table([depth], "ci")["failed runs"].iloc[0] == "residual-56: seed 2 diverged"
+    # a net that did not train is left out of it too, but a net that learned is not
+    weak = errors({("residual", 56, "train"): (0.005, 0.005, 0.9)})
+    depth = next(v for v in ch1.verdicts(weak, responses({})) if v.key == "residual_train_depth")
+    assert depth.estimate.seeds == 2 and depth.failed == "residual-56: seed 2 did not train"
+
+
+def test_claims_rows_and_the_scorecard_show_the_failed_runs():
+    from resbook.site import execute
+
+    frame = errors({("plain", 56, "train"): 0.9})
+    rows = claims.table(ch1.verdicts(frame, responses({})), "ci").to_dict("records")
+    assert [r["failed runs"] for r in rows[:2]] == ["plain-56: seeds 0, 1, 2 did not train"] * 2
+    assert rows[2]["failed runs"] == "-"
+    card = execute._scorecard({"01_plain_vs_residual": rows})
+    assert "| failed runs |" in card and "plain-56: seeds 0, 1, 2 did not train" in card
+    older = [{k: v for k, v in r.items() if k != "failed runs"} for r in rows]  # recorded before the column
+    assert "| - |" in execute._scorecard({"01_plain_vs_residual": older})
+
+
+def _finals(statuses: dict[tuple[str, int, int], str]) -> pd.DataFrame:
+    """`runs.final_frame`-like rows: (net, depth, seed) -> status; a diverged run has NaN errors."""
+    rows = []
+    for (net, depth, seed), status in statuses.items():
+        err = {"trained": 0.05, "did not train": 0.88}.get(status, np.nan)
+        rows.append({"dataset": "digits", "net": net, "depth": depth, "seed": seed, "label": f"{net}-{depth}",
+                     "shortcut": "A", "status": status, "train_err": err, "test_err": err, "epoch": 3})
+    return pd.DataFrame(rows)
+
+
+def test_figures_mark_the_runs_that_did_not_train_and_those_that_diverged():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    finals = _finals({("plain", 8, 0): "trained", ("plain", 56, 0): "did not train", ("plain", 56, 1): "diverged",
+                      ("residual", 8, 0): "trained", ("residual", 56, 0): "trained", ("residual", 56, 1): "trained",
+                      ("plain", 8, 1): "trained", ("residual", 8, 1): "trained"})
+
+    def marks(fig) -> set[str]:
+        return {c.get_gid() for ax in fig.axes for c in ax.collections if c.get_gid()}
+
+    def legend(fig) -> str:
+        return " ".join(t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())
+
+    fig = ch1.error_vs_depth(finals)
+    assert marks(fig) == {"did not train", "diverged"}
+    assert "did not train" in legend(fig) and "diverged" in legend(fig)
+    (x_mark,) = [c for c in fig.axes[0].collections if c.get_gid() == "did not train"]
+    assert sorted(map(tuple, x_mark.get_offsets())) == [(56, 88), (56, 88)]  # its train and test errors, in %
+    fig = ch1.shortcuts(ch1.with_variant(finals), "shortcuts")
+    assert marks(fig) == {"did not train", "diverged"}
+    fig = ch1.training_curves(finals, "digits")
+    assert marks(fig) == {"did not train", "diverged"}
+    plt.close("all")
+    clean = ch1.error_vs_depth(finals.assign(status="trained"))
+    assert marks(clean) == set() and "diverged" not in legend(clean)
+    plt.close("all")

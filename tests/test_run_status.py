@@ -77,3 +77,44 @@ def test_one_diverging_net_of_a_group_stops_alone():
     assert results[0].diverged is None and len(results[0].history["train_err"]) == 2
     assert results[1].diverged["step"] == 0 and results[1].history["train_err"] == []
     assert results[0].history["train_err"] == alone.history["train_err"]
+
+
+def _result(seed: int, train_err: list[float], diverged: dict | None = None) -> train.TrainResult:
+    """A run as the cache serves it (no model needed to describe it)."""
+    history = {k: [0.1 * (i + 1) for i in range(len(train_err))] for k in train.HISTORY_KEYS}
+    history.update(train_err=train_err, epoch=list(range(1, len(train_err) + 1)))
+    return train.TrainResult(replace(CONFIG, seed=seed), None, history, diverged=diverged)
+
+
+LOST = {"step": 5, "epoch": 1, "loss": float("nan"), "last_finite_loss": 2.3, "lr": 0.1}
+
+
+def test_tidy_frames_carry_each_runs_status():
+    results = [_result(0, [0.5, 0.1]), _result(1, [0.95, 0.9]), _result(2, [], LOST)]
+    finals = runs.final_frame(results)
+    assert list(finals.status) == ["trained", "did not train", "diverged"]
+    assert finals.train_err.iloc[2] != finals.train_err.iloc[2]  # NaN: a diverged run has no final error
+    history = runs.history_frame(results)
+    assert history.groupby("seed").status.unique().map(list).to_dict() == {0: ["trained"], 1: ["did not train"],
+                                                                          2: ["diverged"]}
+    assert len(history[history.seed == 2]) == 1  # no completed epoch, but the run is still in the frame
+    assert run_status.describe_rows(finals) == f"{CONFIG.label}: seed 1 did not train, seed 2 diverged"
+
+
+def test_count_is_the_one_rule_for_which_runs_a_claim_counts():
+    statuses = {"a": {0: "trained", 1: "did not train", 2: "diverged", 3: "trained"},
+                "b": {0: "trained", 1: "trained", 2: "trained"}}
+    every = run_status.count(statuses)  # training badly is the effect: only the diverged run is left out
+    assert every.seeds == [0, 1] and every.left_out == {2: {"a": "diverged"}}
+    assert every.says() == "left out: seed 2 (a diverged: no final error)"
+    assert every.failed == "a: seed 1 did not train, seed 2 diverged"  # seed 3 has no b: not counted, not failed
+    learned = run_status.count(statuses, learned=["a"])  # a claim about nets that learned
+    assert learned.seeds == [0] and learned.left_out == {1: {"a": "did not train"}, 2: {"a": "diverged"}}
+    assert run_status.count({"b": statuses["b"]}).failed == ""
+
+
+def test_probed_leaves_out_diverged_runs_and_says_so(capsys):
+    results = [_result(0, [0.9]), _result(1, [], LOST)]
+    assert [r.config.seed for r in run_status.probed(results, "lesions")] == [0]  # one that did not train is probed
+    said = capsys.readouterr().out.strip()
+    assert said == f"lesions: not probed, diverged (NaN weights): {CONFIG.label}: seed 1 diverged"

@@ -8,7 +8,10 @@ untrained. `check` turns one `stats.Measurement` per seed into a `Verdict` with 
   opposite; for an "about the same" claim, surely larger than the margin);
 - inconclusive: neither.
 With a control, the decision is made on the trained net's statistic minus (or over) the control's, seed
-by seed. Arithmetic facts (parameter counts, path counts) are `Fact`s: shown, never counted as claims.
+by seed. Every verdict also says which of the runs behind it failed (`failed`: did not train or diverged, as
+`run_status` classifies them, net by net with their seeds); which runs count is the chapter's rule, next to each
+claim, through `run_status.count`. Arithmetic facts (parameter counts, path counts) are `Fact`s: shown, never
+counted as claims.
 Each chapter module declares its own claims; this module holds no chapter's logic. The bookkeeping from a
 chapter's frames to one measurement per seed is shared too, in `per_seed`.
 """
@@ -91,6 +94,9 @@ class Verdict:
     trained: Estimate | None = None  # with a control: the trained net's own statistic ...
     untrained: Estimate | None = None  # ... and the untrained control's
     detail: str = ""  # what else a reader needs, e.g. the error rates behind a difference
+    # the runs behind the verdict that did not train or diverged, net by net ("plain-56: seeds 1, 2 did not
+    # train"; `run_status.summary`), "" when all trained: shown whether or not the claim counted them
+    failed: str = ""
 
     @property
     def key(self) -> str:
@@ -137,6 +143,7 @@ class Verdict:
             "needs": f"{c.needs()}: {c.reason}",
             "control": control or "-",
             "detail": self.detail or "-",
+            "failed runs": self.failed or "-",
             "outcome": self.outcome,
             "data": self.dataset,
             "profile": profile,
@@ -144,17 +151,18 @@ class Verdict:
 
 
 def check(claim: Claim, dataset: str, trained: Sequence[Measurement],
-          untrained: Sequence[Measurement] | None = None, detail: str = "") -> Verdict:
-    """The verdict on `claim` from one measurement per seed (and per seed of the untrained control)."""
+          untrained: Sequence[Measurement] | None = None, detail: str = "", failed: str = "") -> Verdict:
+    """The verdict on `claim` from one measurement per seed (and per seed of the untrained control); `failed`:
+    the runs behind it that did not train or diverged (`Verdict.failed`)."""
     if not trained:
-        return Verdict(claim, dataset, None, detail=detail or "nothing to measure at this profile")
+        return Verdict(claim, dataset, None, detail=detail or "nothing to measure at this profile", failed=failed)
     if not claim.control:
-        return Verdict(claim, dataset, estimate(trained), detail=detail)
+        return Verdict(claim, dataset, estimate(trained), detail=detail, failed=failed)
     if untrained is None or len(untrained) != len(trained):
         raise ValueError(f"{claim.key}: a controlled claim needs one untrained measurement per seed")
     combined = [t - u if claim.versus_control == "difference" else t / u
                 for t, u in zip(trained, untrained, strict=True)]
-    return Verdict(claim, dataset, estimate(combined), estimate(trained), estimate(untrained), detail)
+    return Verdict(claim, dataset, estimate(combined), estimate(trained), estimate(untrained), detail, failed)
 
 
 @dataclass(frozen=True)

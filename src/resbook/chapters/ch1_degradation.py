@@ -4,6 +4,13 @@ The notebook `book/01_plain_vs_residual.ipynb` calls, in order: `train_sweep` (p
 every depth), `mistakes` (which examples each net gets wrong, for the claims' intervals), `responses`
 (He et al.'s Fig. 7 probe, trained and untrained), `shortcut_runs` and `parameter_table` (options A/B,
 highway gates), then `verdicts` and `shortcut_verdicts`; each figure is one of the functions at the end.
+
+Whether a run trained is `run_status`'s call, read from the `status` column every frame here carries. Plain and
+highway nets that train badly are the papers' effect, so `degradation`, `residual_beats_plain` and `highway_worse`
+count every run; the claims about nets that learned (residual nets' depth trends and responses, option B's
+equivalence) count only runs that trained. A diverged run has no final error and NaN weights: it is never probed,
+and a claim leaves it out and says so. Every claims row names the runs that failed; every figure of per-run
+results marks them.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .. import data, per_seed, probes, runs, stats
+from .. import data, per_seed, plots, probes, run_status, runs, stats
 from ..claims import Claim, Direction, Fact, Verdict, check, declare
 from ..models import NetKind, count_parameters, resnet
 from ..papers import HE2016, HE2016B, TABLE6_PARAMS_M
@@ -24,9 +31,6 @@ from ..profiles import Profile
 from ..train import TRAIN_EVAL_EXAMPLES, TrainConfig, TrainResult, config_for
 
 NOTEBOOK = "01_plain_vs_residual"
-# A net "trained" when its final training error is at most this: a claim of no difference (or of no rise)
-# is only evidence between nets that learned; two nets at chance would pass it
-TRAINED_ERR = 0.05
 
 # Thresholds in the units of each statistic; each with its reason (see /reproduction targets and the papers)
 CLAIMS = declare(
@@ -41,17 +45,18 @@ CLAIMS = declare(
           "the same size as the degradation that counts", points=True),
     Claim("residual_train_depth", HE2016, "Fig. 6 middle", "Residual nets' training error falls with depth",
           "training error falls from 20 to 110 layers",
-          "train error, deepest minus shallowest residual net (seeds whose shallow net trained)", Direction.BELOW,
+          "train error, deepest minus shallowest residual net (seeds whose two nets trained)", Direction.BELOW,
           -0.005, "Fig. 6 (middle): the deeper residual nets end lower; half a point, the size of Table 6's "
           "smaller steps between depths, counts", points=True),
     Claim("residual_test_depth", HE2016, "Table 6", "Residual nets' test error falls with depth",
           "8.75 / 7.51 / 7.17 / 6.97 / 6.43 % for 20/32/44/56/110",
-          "test error, deepest minus shallowest residual net (seeds whose shallow net trained)", Direction.BELOW,
+          "test error, deepest minus shallowest residual net (seeds whose two nets trained)", Direction.BELOW,
           -0.005,
           "Table 6 falls 1.8 points from 20 to 56 layers; a quarter of that counts", points=True),
     Claim("responses_smaller", HE2016, "Fig. 7", "Layer responses are smaller in residual than in plain nets",
           "std of 3x3 layer outputs lower for ResNets at every depth",
-          "mean layer-response std at the deepest depth, plain over residual", Direction.ABOVE, 1.1,
+          "mean layer-response std at the deepest depth, plain over residual (seeds whose residual net trained)",
+          Direction.ABOVE, 1.1,
           "Fig. 7's residual curves lie clearly below the plain ones; 10 % beyond the untrained pair",
           control="the same two nets untrained", versus_control="ratio"),
     Claim("responses_depth", HE2016, "Fig. 7", "Deeper residual nets have smaller layer responses",
@@ -62,7 +67,7 @@ CLAIMS = declare(
           control="the same two nets untrained", versus_control="ratio"),
     Claim("option_b", HE2016, "Table 3 (ImageNet)", "Projection shortcuts (option B) are only marginally better",
           "ResNet-34 top-1 error 25.03 % with A, 24.52 % with B: projections are not essential",
-          "test error at the deepest depth, option B minus option A (seeds whose A net trained)", Direction.WITHIN,
+          "test error at the deepest depth, option B minus option A (seeds whose two nets trained)", Direction.WITHIN,
           0.01, "He et al. call B's 0.5-point gain marginal; within twice that is about the same", points=True),
     Claim("highway_worse", HE2016B, "Table 1", "Gated (highway) shortcuts do worse than identity shortcuts",
           "ResNet-110 with exclusive gating 8.70 % test error; identity 6.61 %",
@@ -107,29 +112,38 @@ def train_sweep(profile: Profile, *, progress: bool = True) -> list[TrainResult]
 
 
 def responses(results: list[TrainResult]) -> pd.DataFrame:
-    """He et al.'s Fig. 7 probe on every run (all seeds), trained and untrained (`trained` column).
+    """He et al.'s Fig. 7 probe on every run (all seeds) but those that diverged, trained and untrained
+    (`trained` column); `status`: the run's (`run_status`), on its untrained control's rows too.
 
     One row per (run, 3x3 layer). The untrained net is the run's initialisation with BN statistics of the
     training data (`probes.untrained`): the control for what the architecture alone does to the responses.
+    A run that did not train is probed: He et al.'s Fig. 7 is about plain nets that train badly.
     """
-    trained = probes.response_frame(results).assign(trained=True)
-    initial = [replace(r, model=probes.untrained(r.config, data.load(r.config.dataset).train_x[:1000]))
-               for r in results]
-    return pd.concat([trained, probes.response_frame(initial).assign(trained=False)], ignore_index=True)
+    frames = []
+    for r in run_status.probed(results, "responses"):
+        initial = replace(r, model=probes.untrained(r.config, data.load(r.config.dataset).train_x[:1000]))
+        status = run_status.status(r)
+        frames += [probes.response_frame([r]).assign(trained=True, status=status),
+                   probes.response_frame([initial]).assign(trained=False, status=status)]
+    return pd.concat(frames, ignore_index=True)
 
 
 def mistakes(results: list[TrainResult]) -> pd.DataFrame:
-    """Which examples each run gets wrong: one row per (run, split) with the bool array `wrong`.
+    """Which examples each run gets wrong: one row per (run, split) with the bool array `wrong` and the run's
+    `status` (`run_status`). A diverged run keeps its rows, `wrong` None: it is not probed (NaN weights), and
+    the claims count it among the failed runs.
 
     The claims resample these examples (paired across nets) for the interval of a single seed. The train
     split is the one training error is measured on (the first `train.TRAIN_EVAL_EXAMPLES`).
     """
+    probed = {id(r) for r in run_status.probed(results, "mistakes")}
     rows = []
     for r in results:
         ds = data.load(r.config.dataset)
         n = TRAIN_EVAL_EXAMPLES
         for split, (x, y) in (("train", (ds.train_x[:n], ds.train_y[:n])), ("test", (ds.test_x, ds.test_y))):
-            rows.append({**runs.describe(r.config), "split": split, "wrong": probes.mistakes(r.model, x, y)})
+            wrong = probes.mistakes(r.model, x, y) if id(r) in probed else None
+            rows.append({**runs.describe(r), "split": split, "wrong": wrong})
     return pd.DataFrame(rows)
 
 
@@ -176,30 +190,58 @@ def parameter_fact() -> Fact:
                 " / ".join(ours) + " (plain = residual)", bool(matches))
 
 
+def _rows(errors: pd.DataFrame, split: str, net: str, depth: int, shortcut: str = "A") -> pd.DataFrame:
+    return per_seed.select(errors, split=split, net=net, depth=depth, shortcut=shortcut)
+
+
 def _wrong(errors: pd.DataFrame, split: str, net: str, depth: int, shortcut: str = "A") -> dict[int, np.ndarray]:
-    """seed -> the mistakes of that net on `split` (one data set's `errors` rows)."""
-    return per_seed.arrays(per_seed.select(errors, split=split, net=net, depth=depth, shortcut=shortcut), "wrong")
+    """seed -> the mistakes of that net on `split` (one data set's `errors` rows; diverged runs have none)."""
+    rows = _rows(errors, split, net, depth, shortcut)
+    return per_seed.arrays(rows[rows.status != run_status.DIVERGED], "wrong")
+
+
+def _name(net: tuple) -> str:
+    """(net, depth[, shortcut]) -> "plain-56", "residual-56-B"."""
+    return "-".join(map(str, net))
+
+
+def _count(errors: pd.DataFrame, nets: tuple, learned: tuple) -> run_status.Counted:
+    """`run_status.count` of `nets` ((net, depth[, shortcut]) each) on their runs' statuses in `errors`; the
+    nets in `learned` count only where they trained."""
+    statuses = {_name(n): run_status.by_seed(_rows(errors, "train", *n)) for n in nets}
+    return run_status.count(statuses, learned=[_name(n) for n in learned])
+
+
+def _nothing_counted(counted: run_status.Counted, learned: tuple) -> str:
+    why = "no net trained" if learned else "no seed has both nets measured"
+    return f"{why}: {counted.says()}" if counted.left_out else why
+
+
+def _join(parts: list[str]) -> str:
+    return "; ".join(p for p in parts if p)
 
 
 def error_gap(claim: Claim, dataset: str, errors: pd.DataFrame, split: str, worse: tuple, better: tuple,
-              guarded: bool = False) -> Verdict:
+              learned: tuple = (), states: tuple = ()) -> Verdict:
     """The verdict on "error of `worse` minus error of `better`" ((net, depth[, shortcut]) each), seed by seed.
 
     The two nets of a seed are measured on the same examples, so the bootstrap resamples them in pairs.
-    `guarded`: only seeds whose `better` net trained (training error <= TRAINED_ERR) count.
+    `learned`: the nets that count only where they trained (`run_status.count`); the others count whatever
+    their status, but not where they diverged (no final error: the detail says which seeds were left out).
+    `states`: the nets whose classification, seed by seed, the detail states.
     """
+    counted = _count(errors, (worse, better), learned)
     a, b = _wrong(errors, split, *worse), _wrong(errors, split, *better)
-    pairs = per_seed.together(a, b)
-    if guarded:
-        reference = _wrong(errors, "train", *better)
-        pairs = {s: pair for s, pair in pairs.items() if reference[s].mean() <= TRAINED_ERR}
-        if not pairs:
-            return check(claim, dataset, [], detail=f"no net trained: {'-'.join(map(str, better))} is above "
-                                                    f"{100 * TRAINED_ERR:.0f} % training error on every seed")
-    name = lambda key: "-".join(map(str, key))  # noqa: E731
-    detail = (f"{name(worse)} {100 * per_seed.mean(a, pairs):.1f} %, {name(better)} "
+    pairs = {s: (a[s], b[s]) for s in counted.seeds}
+    classified = [run_status.summary(_name(n), run_status.by_seed(_rows(errors, "train", *n)), every=True)
+                  for n in states]
+    if not pairs:
+        return check(claim, dataset, [], detail=_join([_nothing_counted(counted, learned), *classified]),
+                     failed=counted.failed)
+    detail = (f"{_name(worse)} {100 * per_seed.mean(a, pairs):.1f} %, {_name(better)} "
               f"{100 * per_seed.mean(b, pairs):.1f} % ({split} error, mean of {len(pairs)} seeds)")
-    return check(claim, dataset, per_seed.measure(per_seed.mean_gap, pairs), detail=detail)
+    return check(claim, dataset, per_seed.measure(per_seed.mean_gap, pairs),
+                 detail=_join([detail, counted.says(), *classified]), failed=counted.failed)
 
 
 def _response_stds(responses: pd.DataFrame, net: str, depth: int, trained: bool) -> dict[int, np.ndarray]:
@@ -208,21 +250,19 @@ def _response_stds(responses: pd.DataFrame, net: str, depth: int, trained: bool)
 
 
 def response_ratio(claim: Claim, dataset: str, responses: pd.DataFrame, top: tuple, bottom: tuple,
-                   errors: pd.DataFrame | None = None) -> Verdict:
+                   errors: pd.DataFrame, learned: tuple = ()) -> Verdict:
     """The verdict on "mean response std of `top` over that of `bottom`" ((net, depth) each), with its control.
 
     The units are layers: paired by position when the two nets have the same depth, resampled apart when not.
-    With `errors` (the data set's `mistakes`), only seeds whose two nets trained (training error <= TRAINED_ERR)
-    count: what training does to the responses of nets that did not learn is no evidence either way.
+    Which seeds count is decided on the runs' statuses in `errors` (the data set's `mistakes`, which has every
+    run): the nets in `learned` only where they trained, since what training does to the responses of a net
+    that did not learn is no evidence either way; the others wherever they did not diverge (never probed).
     """
-    seeds = sorted(_response_stds(responses, *top, True))
-    if errors is not None:
-        nets = (top, bottom)
-        seeds = [s for s in seeds if all(_wrong(errors, "train", *net)[s].mean() <= TRAINED_ERR for net in nets)]
-        if not seeds:
-            names = " and ".join("-".join(map(str, n)) for n in nets)
-            return check(claim, dataset, [], detail=f"no net trained: on no seed are both {names} at or below "
-                                                    f"{100 * TRAINED_ERR:.0f} % training error")
+    counted = _count(errors, (top, bottom), learned)
+    probed = set(_response_stds(responses, *top, True)) & set(_response_stds(responses, *bottom, True))
+    seeds = [s for s in counted.seeds if s in probed]
+    if not seeds:
+        return check(claim, dataset, [], detail=_nothing_counted(counted, learned), failed=counted.failed)
 
     def ratio(trained: bool) -> list[stats.Measurement]:
         a, b = _response_stds(responses, *top, trained), _response_stds(responses, *bottom, trained)
@@ -231,7 +271,7 @@ def response_ratio(claim: Claim, dataset: str, responses: pd.DataFrame, top: tup
         return [stats.combine(lambda x, y: x / y, stats.measure(np.mean, a[s], seed=1),
                               stats.measure(np.mean, b[s], seed=2)) for s in seeds]
 
-    return check(claim, dataset, ratio(True), ratio(False))
+    return check(claim, dataset, ratio(True), ratio(False), detail=counted.says(), failed=counted.failed)
 
 
 def verdicts(errors: pd.DataFrame, responses: pd.DataFrame) -> list[Verdict]:
@@ -240,15 +280,17 @@ def verdicts(errors: pd.DataFrame, responses: pd.DataFrame) -> list[Verdict]:
     for dataset, err in errors.groupby("dataset", sort=False):
         resp = responses[responses.dataset == dataset]
         lo, hi = int(err.depth.min()), int(err.depth.max())
+        plain_hi, plain_lo, res_hi, res_lo = ("plain", hi), ("plain", lo), ("residual", hi), ("residual", lo)
         out += [
-            error_gap(CLAIMS["degradation"], dataset, err, "train", ("plain", hi), ("plain", lo)),
-            error_gap(CLAIMS["residual_beats_plain"], dataset, err, "train", ("plain", hi), ("residual", hi)),
-            error_gap(CLAIMS["residual_train_depth"], dataset, err, "train", ("residual", hi), ("residual", lo),
-                      guarded=True),
-            error_gap(CLAIMS["residual_test_depth"], dataset, err, "test", ("residual", hi), ("residual", lo),
-                      guarded=True),
-            response_ratio(CLAIMS["responses_smaller"], dataset, resp, ("plain", hi), ("residual", hi)),
-            response_ratio(CLAIMS["responses_depth"], dataset, resp, ("residual", lo), ("residual", hi), err),
+            # plain nets that train badly are the effect itself: every run counts, the deep ones' status is stated
+            error_gap(CLAIMS["degradation"], dataset, err, "train", plain_hi, plain_lo, states=(plain_hi,)),
+            error_gap(CLAIMS["residual_beats_plain"], dataset, err, "train", plain_hi, res_hi),
+            # trends of residual nets with depth are about nets that learned: both must have trained
+            error_gap(CLAIMS["residual_train_depth"], dataset, err, "train", res_hi, res_lo, learned=(res_hi, res_lo)),
+            error_gap(CLAIMS["residual_test_depth"], dataset, err, "test", res_hi, res_lo, learned=(res_hi, res_lo)),
+            # Fig. 7's plain nets train badly (they count as they are); its residual nets learned
+            response_ratio(CLAIMS["responses_smaller"], dataset, resp, plain_hi, res_hi, err, learned=(res_hi,)),
+            response_ratio(CLAIMS["responses_depth"], dataset, resp, res_lo, res_hi, err, learned=(res_lo, res_hi)),
         ]
     return out
 
@@ -256,11 +298,12 @@ def verdicts(errors: pd.DataFrame, responses: pd.DataFrame) -> list[Verdict]:
 def shortcut_verdicts(errors: pd.DataFrame) -> list[Verdict]:
     """Option B and highway shortcuts against option A, at the deepest depth (`mistakes` of `shortcut_runs`)."""
     dataset, deepest = errors.dataset.iloc[0], int(errors.depth.max())
+    b, a, highway = ("residual", deepest, "B"), ("residual", deepest, "A"), ("highway", deepest, "gated")
     return [
-        error_gap(CLAIMS["option_b"], dataset, errors, "test", ("residual", deepest, "B"), ("residual", deepest, "A"),
-                  guarded=True),
-        error_gap(CLAIMS["highway_worse"], dataset, errors, "test", ("highway", deepest, "gated"),
-                  ("residual", deepest, "A")),
+        # "about the same" holds trivially between two nets that did not learn: both must have trained
+        error_gap(CLAIMS["option_b"], dataset, errors, "test", b, a, learned=(b, a)),
+        # a gated net that trains worse is the effect: every run counts
+        error_gap(CLAIMS["highway_worse"], dataset, errors, "test", highway, a),
     ]
 
 
@@ -268,45 +311,63 @@ def shortcut_verdicts(errors: pd.DataFrame) -> list[Verdict]:
 
 
 def training_curves(history: pd.DataFrame, dataset: str) -> plt.Figure:
-    """He et al. Fig. 6 analogue: error per epoch, training dashed and test solid, one colour per depth."""
+    """He et al. Fig. 6 analogue: error per epoch, training dashed and test solid, one colour per depth (the
+    mean over seeds). A run that did not train has an x at its last training error; one that diverged, a dagger
+    at the top above the last epoch it completed (`plots.mark_failed`)."""
     h = history[history.dataset == dataset]
     long = h.melt(id_vars=["net", "depth", "seed", "epoch"], value_vars=["train_err", "test_err"],
                   var_name="split", value_name="error")
     long["error"] *= 100
     long["split"] = long.split.map({"train_err": "train", "test_err": "test"})
+    depths = sorted(h.depth.unique())
+    colours = dict(zip(depths, sns.color_palette("viridis", len(depths)), strict=True))
+    ends = h.groupby(["net", "label", "seed"], sort=False).tail(1)  # each run's last epoch
+    ends = ends.assign(error=100 * ends.train_err)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    marked = set()
     for ax, net in zip(axes, ("plain", "residual"), strict=True):
-        sns.lineplot(data=long[long.net == net], x="epoch", y="error", hue="depth", style="split",
-                     style_order=["test", "train"], dashes={"test": "", "train": (4, 2)},
-                     palette="viridis", errorbar=None, ax=ax)
+        sns.lineplot(data=long[long.net == net], x="epoch", y="error", hue="depth", hue_order=depths,
+                     palette=colours, style="split", style_order=["test", "train"],
+                     dashes={"test": "", "train": (4, 2)}, errorbar=None, ax=ax)
+        mine = ends[ends.net == net]
+        marked |= plots.mark_failed(ax, mine, "epoch", "error", [colours[d] for d in mine.depth])
         ax.set_title(f"{net} nets ({dataset})")
         ax.set_ylabel("error (%)")
         ax.set_ylim(0, min(100, long.error.max() + 5))
     axes[0].get_legend().remove()
+    plots.legend_failed(axes[1], marked)
     sns.move_legend(axes[1], "upper left", bbox_to_anchor=(1, 1), frameon=False)
     fig.tight_layout()
     return fig
 
 
+def _long_errors(finals: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """`finals` with one row per (run, split): `split` train or test, `error` in percent, and `columns`."""
+    keep = [c for c in ("status", *columns) if c in finals]
+    long = finals.melt(id_vars=keep, value_vars=["train_err", "test_err"], var_name="split", value_name="error")
+    return long.assign(error=100 * long.error, split=long.split.map({"train_err": "train", "test_err": "test"}))
+
+
 def error_vs_depth(finals: pd.DataFrame) -> plt.Figure:
-    """Final training and test error against depth, mean ± std over seeds, one panel per data set."""
-    long = finals.melt(id_vars=["dataset", "net", "depth", "seed"], value_vars=["train_err", "test_err"],
-                       var_name="split", value_name="error")
-    long["error"] *= 100
-    long["split"] = long.split.map({"train_err": "train", "test_err": "test"})
+    """Final training and test error against depth, mean ± std over seeds, one panel per data set. Each run that
+    did not train is an x at its own errors; each that diverged, a dagger at the top (`plots.mark_failed`)."""
+    long = _long_errors(finals, "dataset", "net", "depth", "seed")
     datasets = list(dict.fromkeys(long.dataset))
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 3.8), squeeze=False)
+    marked = set()
     for ax, dataset in zip(axes[0], datasets, strict=True):
         one = long[long.dataset == dataset]
-        sns.lineplot(data=one, x="depth", y="error", hue="net", style="split",
-                     style_order=["test", "train"], dashes={"test": "", "train": (4, 2)}, markers=True,
+        sns.lineplot(data=one, x="depth", y="error", hue="net", style="split", style_order=["test", "train"],
+                     dashes={"test": "", "train": (4, 2)}, markers=plots.series_markers(["test", "train"]),
                      palette=NET_COLOURS, errorbar="sd", err_style="bars", ax=ax)
+        marked |= plots.mark_failed(ax, one, "depth", "error", [NET_COLOURS.get(n, "k") for n in one.net])
         ax.set_title(dataset)
         ax.set_ylabel("final error (%)")
         ax.set_xticks(sorted(one.depth.unique()))
         ax.set_ylim(bottom=0)
         if ax is not axes[0][-1]:
             ax.get_legend().remove()
+    plots.legend_failed(axes[0][-1], marked)
     sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1, 1), frameon=False)
     fig.tight_layout()
     return fig
@@ -341,18 +402,23 @@ SHORTCUT_COLOURS = {"plain": "#c44e52", "residual (A)": "#4c72b0", "residual (B)
 
 
 def shortcuts(finals: pd.DataFrame, title: str) -> plt.Figure:
-    """Final training and test error against depth for each kind of shortcut (column `variant`), mean ± std."""
+    """Final training and test error against depth for each kind of shortcut (column `variant`), mean ± std; the
+    runs that did not train or diverged marked as in `error_vs_depth`."""
     fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.8), sharey=True)
+    marked = set()
     for ax, split in zip(axes, ("train_err", "test_err"), strict=True):
         frame = finals.assign(error=finals[split] * 100)
         sns.lineplot(data=frame, x="depth", y="error", hue="variant", hue_order=list(SHORTCUT_COLOURS),
-                     palette=SHORTCUT_COLOURS, markers=True, style="variant", dashes=False, errorbar="sd",
+                     palette=SHORTCUT_COLOURS, markers=plots.series_markers(list(SHORTCUT_COLOURS)),
+                     style="variant", dashes=False, errorbar="sd",
                      err_style="bars", ax=ax)
+        marked |= plots.mark_failed(ax, frame, "depth", "error", [SHORTCUT_COLOURS.get(v, "k") for v in frame.variant])
         ax.set_title(f"{'training' if split == 'train_err' else 'test'} error")
         ax.set_ylabel("final error (%)")
         ax.set_xticks(sorted(frame.depth.unique()))
         ax.set_ylim(bottom=0)
     axes[0].get_legend().remove()
+    plots.legend_failed(axes[1], marked)
     sns.move_legend(axes[1], "upper left", bbox_to_anchor=(1, 1), frameon=False)
     fig.suptitle(title, y=1.02)
     fig.tight_layout()

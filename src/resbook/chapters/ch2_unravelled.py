@@ -4,18 +4,24 @@ The notebook `book/02_unravelled_view.ipynb` calls, in order: `blocks` and `fact
 (per data set, the runs of `dataset_plan`: every seed's deepest residual net, every seed's deepest plain net
 that trained, and every seed's residual net trained with short paths only), then one step per section:
 `lesions` (one block deleted), `random_lesions` and `reorderings` (many blocks deleted or swapped),
-`gradients` (the input gradient by path length) and `short_path_runs`; then `verdicts`, read out with
-`claims.reading` and the chapter's `LIKELY_REASONS`. Every step runs on every seed and every frame carries the
-seed and the kind of net as data (columns `seed`, `net`, a `NetKind` value) and a `label` for display only.
+`gradients` (the input gradient by path length), `short_path_runs` and `finals` (every run and its status);
+then `verdicts`, read out with `claims.reading` and the chapter's `LIKELY_REASONS`. Every step runs on every
+seed and every frame carries the seed and the kind of net as data (columns `seed`, `net`, a `NetKind` value) and
+a `label` for display only.
 Each claim has its own decision function (`lesion_residual`, ...), fed by those frames; each figure is one of
 the functions at the end.
+
+Whether a run trained is `run_status`'s call, read from the `status` column of every frame. Every claim here is
+about nets that learned (a net at chance barely changes when a block goes, and two such nets are "about the same"
+trivially), so each decision counts only the rows of runs that trained; `verdicts` names, from `finals`, the runs
+behind each claim that did not train or diverged. A diverged run (NaN weights) is never probed.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,7 +29,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .. import data, per_seed, probes, runs, stats
+from .. import data, per_seed, probes, run_status, runs, stats
 from ..claims import Claim, Direction, Fact, Verdict, check, declare, spearman
 from ..models import NetKind, blocks_per_stage
 from ..papers import VEIT2016
@@ -35,16 +41,13 @@ NOTEBOOK = "02_unravelled_view"
 # Veit et al. trained ResNet-110 (54 blocks) with 23 active blocks per mini-batch: the same share here.
 VEIT_BLOCKS = 54
 VEIT_ACTIVE_SHARE = 23 / VEIT_BLOCKS
-# A net counts as trained at or below this training error: a failed net says nothing about deleting layers,
-# and two failed nets are "about the same" trivially. A seed whose reference net did not train is not measured.
-TRAINED_ERR = 0.05
 RESIDUAL, PLAIN = NetKind.RESIDUAL.value, NetKind.PLAIN.value
 
 CLAIMS = declare(
     Claim("lesion_residual", VEIT2016, "Fig. 3a", "Deleting one block barely changes a residual net's error",
           "ResNet-110 (about 6 % test error intact): most single deletions cost about a point or less",
           "median over blocks of the rise in test error when that block alone is deleted (deepest residual net; "
-          "only seeds whose net trained, training error <= 5 %)",
+          "only seeds whose net trained)",
           Direction.BELOW, 0.015,
           "Veit Fig. 3a: most single deletions cost about a point or less on ResNet-110; 1.5 points", points=True),
     Claim("lesion_plain", VEIT2016, "Fig. 3b", "Deleting one layer of a plain net destroys it",
@@ -83,7 +86,7 @@ CLAIMS = declare(
     Claim("short_paths_training", VEIT2016, "Sec. 5", "Training with short paths only gives about the same error",
           "about 5.96 % vs 6.10 % test error [values to check against the paper]",
           "test error of the residual net trained with short paths minus the normally trained one (same seed; "
-          "only seeds whose normally trained net trained, training error <= 5 %)",
+          "only seeds whose two nets trained)",
           Direction.WITHIN, 0.01,
           "twice the 0.5-point gap He et al. call marginal (Table 3, options A vs B); Veit's 5.96 vs 6.10 % "
           "[check] is inside it", points=True),
@@ -119,10 +122,10 @@ def plan(profile: Profile) -> dict[str, list[TrainConfig]]:
             for role, configs in dataset_plan(profile, dataset).items()}
 
 
-def deepest_plain_that_trains(results: Sequence[TrainResult],
-                              max_train_err: float = TRAINED_ERR) -> TrainResult | None:
-    """The deepest of `results` (one seed's plain nets) that reached `max_train_err`; None if none did."""
-    trained = [r for r in results if r.final["train_err"] <= max_train_err]
+def deepest_plain_that_trains(results: Sequence[TrainResult]) -> TrainResult | None:
+    """The deepest of `results` (one seed's plain nets) whose status is trained (`run_status`); None if none is:
+    a plain net that did not learn says nothing about deleting its layers."""
+    trained = [r for r in results if run_status.learned(r)]
     return max(trained, key=lambda r: r.config.depth) if trained else None
 
 
@@ -136,6 +139,7 @@ class Nets:
     short_paths: list[TrainResult]  # every seed's deepest residual net trained with short paths only
     x: torch.Tensor
     y: torch.Tensor
+    plain_runs: list[TrainResult] = field(default_factory=list)  # every plain net, from which `plain` was chosen
 
 
 def nets(profile: Profile, dataset: str, *, progress: bool = True) -> Nets:
@@ -147,15 +151,25 @@ def nets(profile: Profile, dataset: str, *, progress: bool = True) -> Nets:
              if (p := deepest_plain_that_trains([r for r in plain_runs if r.config.seed == seed])) is not None]
     short = runs.sweep(chapter["short paths"], progress=progress)
     test = data.load(dataset)
-    return Nets(dataset, residual, plain, short, test.test_x, test.test_y)
+    return Nets(dataset, residual, plain, short, test.test_x, test.test_y, plain_runs)
 
 
 # ---- the study steps
 
 def _describe(frame: pd.DataFrame, result: TrainResult) -> pd.DataFrame:
+    """`frame` (a probe's rows of one run) with the columns that say which run it is, and its `status`."""
     config = result.config
     return frame.assign(dataset=config.dataset, net=config.kind.value, label=config.label, depth=config.depth,
-                        seed=config.seed, train_err=result.final["train_err"])
+                        seed=config.seed, train_err=result.final["train_err"], status=run_status.status(result))
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _learned(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs that trained: every claim of this chapter is about nets that learned."""
+    return frame[frame.status == run_status.TRAINED] if len(frame) else frame
 
 
 def lesions(nets: Nets) -> pd.DataFrame:
@@ -165,7 +179,7 @@ def lesions(nets: Nets) -> pd.DataFrame:
     as bool arrays over the test examples (`probes.lesion_mistakes`, `probes.mistakes`).
     """
     frames = []
-    for result in nets.residual + nets.plain:
+    for result in run_status.probed(nets.residual + nets.plain, "lesions"):
         model = result.model
         intact = probes.mistakes(model, nets.x, nets.y)
         deleted = probes.lesion_mistakes(model, nets.x, nets.y)
@@ -174,24 +188,24 @@ def lesions(nets: Nets) -> pd.DataFrame:
                               "error": deleted.mean(1), "baseline": intact.mean(),
                               "mistakes": list(deleted), "intact": [intact] * len(deleted)})
         frames.append(_describe(frame, result))
-    return pd.concat(frames, ignore_index=True)
+    return _concat(frames)
 
 
 def random_lesions(profile: Profile, nets: Nets) -> pd.DataFrame:
     """k random blocks deleted, k = 0 .. n, `profile.draws` draws per k, on every seed's residual net:
     one row per (seed, k, draw) with its per-example `mistakes` (`probes.random_lesions`)."""
-    return pd.concat([_describe(probes.random_lesions(r.model, nets.x, nets.y, draws=profile.draws,
-                                                       seed=r.config.seed), r) for r in nets.residual],
-                     ignore_index=True)
+    return _concat([_describe(probes.random_lesions(r.model, nets.x, nets.y, draws=profile.draws,
+                                                    seed=r.config.seed), r)
+                    for r in run_status.probed(nets.residual, "random_lesions")])
 
 
 def reorderings(profile: Profile, nets: Nets) -> pd.DataFrame:
     """`probes.random_reorderings` on every seed's residual net, half as many draws per number of swaps as
     lesions: one row per (seed, order) with its Kendall's tau and test error."""
     draws = max(1, profile.draws // 2)
-    return pd.concat([_describe(probes.random_reorderings(r.model, nets.x, nets.y, draws=draws,
-                                                          seed=r.config.seed), r) for r in nets.residual],
-                     ignore_index=True)
+    return _concat([_describe(probes.random_reorderings(r.model, nets.x, nets.y, draws=draws,
+                                                       seed=r.config.seed), r)
+                    for r in run_status.probed(nets.residual, "reorderings")])
 
 
 def end_paths(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int) -> pd.DataFrame:
@@ -216,13 +230,13 @@ def gradients(profile: Profile, nets: Nets) -> tuple[pd.DataFrame, pd.DataFrame]
     x, y = nets.x[:batch], nets.y[:batch]
     train_x = data.load(nets.dataset).train_x[:1000] if nets.residual else None
     frames, timings = [], []
-    for r in nets.residual:
+    for r in run_status.probed(nets.residual, "gradients"):
         frame, seconds = probes.gradient_by_length(r.model, x, y, samples=profile.path_samples, seed=r.config.seed)
         control = end_paths(probes.untrained(r.config, train_x), x, y, profile.path_samples)
         frames += [_describe(frame, r).assign(trained=True, examples=len(x)),
                    _describe(control, r).assign(trained=False, examples=len(x))]
         timings.append({"dataset": nets.dataset, "seed": r.config.seed, **seconds})
-    return pd.concat(frames, ignore_index=True), pd.DataFrame(timings)
+    return _concat(frames), pd.DataFrame(timings)
 
 
 def _trained(gradients: pd.DataFrame) -> pd.DataFrame:
@@ -254,13 +268,26 @@ def sampling_cost(gradients: pd.DataFrame, timings: pd.DataFrame, target: float 
 
 
 def short_path_runs(nets: Nets) -> pd.DataFrame:
-    """Final metrics of every seed's residual net trained normally and with short paths only (column
-    `training`), with the per-example test `mistakes` of each."""
+    """Final metrics and `status` of every seed's residual net trained normally and with short paths only
+    (column `training`), with the per-example test `mistakes` of each (None for a diverged run: not probed)."""
     results = nets.residual + nets.short_paths
+    probed = {id(r) for r in run_status.probed(results, "short_path_runs")}
     frame = runs.final_frame(results)
     frame["training"] = ["short paths" if r.config.active_branches else "normal" for r in results]
-    frame["mistakes"] = [probes.mistakes(r.model, nets.x, nets.y) for r in results]
+    frame["mistakes"] = [probes.mistakes(r.model, nets.x, nets.y) if id(r) in probed else None for r in results]
     return frame
+
+
+# which runs of `finals` stand behind each claim (by `role`)
+RUNS_BEHIND = {"lesion_plain": ("plain",), "short_paths_training": ("residual", "short paths")}
+
+
+def finals(nets: Nets) -> pd.DataFrame:
+    """Every run of the chapter on this data set, one row each (`runs.final_frame`: final metrics and `status`),
+    `role` residual, plain (every depth, not only the one lesioned) or short paths: where `verdicts` reads which
+    runs behind each claim failed, diverged ones included (the probes never see those)."""
+    roles = (("residual", nets.residual), ("plain", nets.plain_runs or nets.plain), ("short paths", nets.short_paths))
+    return _concat([runs.final_frame(results).assign(role=role) for role, results in roles if results])
 
 
 # ---- the facts and the claims
@@ -301,10 +328,9 @@ def _lesion_measurements(lesions: pd.DataFrame, net: str,
 
 
 def lesion_residual(dataset: str, lesions: pd.DataFrame) -> Verdict:
-    """Median rise over blocks, residual nets of the seeds whose net trained (`TRAINED_ERR`); units: test
-    examples (`lesions` rows of one data set). No such seed: inconclusive, "no net trained"."""
-    res = lesions[lesions.net == RESIDUAL]
-    res = res[res.train_err <= TRAINED_ERR]
+    """Median rise over blocks, residual nets of the seeds whose net trained (`status`); units: test examples
+    (`lesions` rows of one data set). No such seed: inconclusive, "no net trained"."""
+    res = _learned(lesions[lesions.net == RESIDUAL])
     if res.empty:
         return check(CLAIMS["lesion_residual"], dataset, [], detail="no net trained")
     found = _lesion_measurements(res, RESIDUAL, lambda d, i: float(np.median(_rises(d, i))))
@@ -319,10 +345,10 @@ def lesion_residual(dataset: str, lesions: pd.DataFrame) -> Verdict:
 
 def lesion_plain(dataset: str, lesions: pd.DataFrame) -> Verdict:
     """Mean rise over blocks of each seed's deepest plain net that trained; no such net: inconclusive."""
-    plain = lesions[lesions.net == PLAIN]
+    plain = _learned(lesions[lesions.net == PLAIN])
     if plain.empty:
         return check(CLAIMS["lesion_plain"], dataset, [], detail="no plain net trained")
-    found = _lesion_measurements(lesions, PLAIN, lambda d, i: float(_rises(d, i).mean()))
+    found = _lesion_measurements(plain, PLAIN, lambda d, i: float(_rises(d, i).mean()))
     nets = ", ".join(f"seed {s}: plain-{g.depth.iloc[0]}" for s, g in per_seed.rows(plain).items())
     detail = (f"the deepest plain net that trained ({nets}): intact {_pts(plain.baseline.mean())} % error, "
               f"{_pts(plain.error.mean())} % after one deletion (mean over nets and blocks)")
@@ -334,8 +360,8 @@ def _downsampling_contrast(down: np.ndarray) -> Callable[[np.ndarray, np.ndarray
 
 
 def lesion_downsampling(dataset: str, lesions: pd.DataFrame) -> Verdict:
-    """Mean rise at downsampling blocks minus at the others, residual nets; units: test examples."""
-    res = lesions[lesions.net == RESIDUAL]
+    """Mean rise at downsampling blocks minus at the others, residual nets that trained; units: test examples."""
+    res = _learned(lesions[lesions.net == RESIDUAL])
     if res.downsample.all() or not res.downsample.any():
         return check(CLAIMS["lesion_downsampling"], dataset, [], detail="no downsampling blocks to compare with others")
     down = per_seed.constant(res, "downsample").astype(bool)  # every seed's residual net has the same blocks
@@ -378,7 +404,9 @@ def deletion_smoothness(seed_rows: pd.DataFrame, draws: int = stats.DRAWS, seed:
 
 
 def lesion_smooth(dataset: str, random: pd.DataFrame) -> Verdict:
-    """The random-deletion curve's largest step as a share of its rise; units: test examples and draws."""
+    """The random-deletion curve's largest step as a share of its rise, nets that trained; units: test examples
+    and draws."""
+    random = _learned(random)
     found = [deletion_smoothness(g) for g in per_seed.rows(random).values()]
     detail = ""
     if len(random):
@@ -391,7 +419,8 @@ def lesion_smooth(dataset: str, random: pd.DataFrame) -> Verdict:
 
 
 def reorder_smooth(dataset: str, reorder: pd.DataFrame) -> Verdict:
-    """Spearman(tau, error) over the reorderings; units: the orders."""
+    """Spearman(tau, error) over the reorderings, nets that trained; units: the orders."""
+    reorder = _learned(reorder)
     found = per_seed.measure(spearman, {s: (g.tau.to_numpy(), g.error.to_numpy())
                                         for s, g in per_seed.rows(reorder).items()})
     detail = (f"{len(reorder)} orders over {reorder.seed.nunique()} seed(s); error {_pts(reorder.error.min())} "
@@ -440,7 +469,8 @@ def veit_mean_length(mean_norm: np.ndarray) -> float:
 
 def gradient_decay(dataset: str, gradients: pd.DataFrame) -> Verdict:
     """log10 of the mean path norm at k = n over k = 0, trained minus untrained (same seed, same examples and
-    path sets); units: test examples and sampled path sets."""
+    path sets), nets that trained; units: test examples and sampled path sets."""
+    gradients = _learned(gradients)
     trained, untrained = [], []
     for g in per_seed.rows(gradients).values():
         if g.trained.all() or not g.trained.any():
@@ -457,9 +487,9 @@ def gradient_decay(dataset: str, gradients: pd.DataFrame) -> Verdict:
 
 
 def effective_paths(dataset: str, gradients: pd.DataFrame) -> Verdict:
-    """Veit's mean path length over n, trained nets; units: test examples and sampled path sets. The detail
-    gives the exact view."""
-    gradients = _trained(gradients)
+    """Veit's mean path length over n, nets that trained (the trained rows, not the control's); units: test
+    examples and sampled path sets. The detail gives the exact view."""
+    gradients = _trained(_learned(gradients))
     found = [_path_measurement(veit_mean_length, _norm_grid(g)) for g in per_seed.rows(gradients).values()]
     detail = ""
     if len(gradients):
@@ -471,14 +501,14 @@ def effective_paths(dataset: str, gradients: pd.DataFrame) -> Verdict:
 
 
 def short_paths_training(dataset: str, short_paths: pd.DataFrame) -> Verdict:
-    """Test error short-path-trained minus normally trained, same seed, on the seeds whose normally trained
-    net trained (`TRAINED_ERR`); units: test examples."""
+    """Test error short-path-trained minus normally trained, same seed, on the seeds whose two nets trained
+    (`status`: "about the same" holds trivially between nets that did not learn); units: test examples."""
     pairs, skipped = {}, []
     for seed, g in per_seed.rows(short_paths).items():
         by = {row.training: row for row in g.itertuples()}
         if not {"normal", "short paths"} <= set(by):
             continue
-        if by["normal"].train_err > TRAINED_ERR:
+        if any(by[t].status != run_status.TRAINED for t in ("normal", "short paths")):
             skipped.append(seed)
             continue
         pairs[seed] = (np.asarray(by["short paths"].mistakes), np.asarray(by["normal"].mistakes))
@@ -488,25 +518,29 @@ def short_paths_training(dataset: str, short_paths: pd.DataFrame) -> Verdict:
         detail = (f"test error {_pts(short)} % with short paths, {_pts(normal)} % normal "
                   f"(mean over {len(found)} seed(s))")
         if skipped:
-            detail += f"; seed(s) {', '.join(map(str, skipped))} left out: the normal net did not train"
+            detail += f"; seed(s) {', '.join(map(str, skipped))} left out: a net did not train or diverged"
     else:
         detail = "no net trained" if skipped else "no seed has both runs"
     return check(CLAIMS["short_paths_training"], dataset, found, detail=detail)
 
 
 def verdicts(lesions: pd.DataFrame, random: pd.DataFrame, reorder: pd.DataFrame, gradients: pd.DataFrame,
-             short_paths: pd.DataFrame) -> list[Verdict]:
+             short_paths: pd.DataFrame, finals: pd.DataFrame) -> list[Verdict]:
     """Chapter 2's claims on every data set in `lesions`, each from its decision function and that data set's
-    rows of the study frames."""
+    rows of the study frames; each verdict's `failed` names the runs of `finals` (the roles in `RUNS_BEHIND`, the
+    residual nets where none is given) that did not train or diverged."""
     found = []
     for dataset in dict.fromkeys(lesions.dataset):
         def rows(frame: pd.DataFrame, dataset=dataset) -> pd.DataFrame:
             return frame[frame.dataset == dataset]
 
-        found += [lesion_residual(dataset, rows(lesions)), lesion_plain(dataset, rows(lesions)),
-                  lesion_downsampling(dataset, rows(lesions)), lesion_smooth(dataset, rows(random)),
-                  reorder_smooth(dataset, rows(reorder)), gradient_decay(dataset, rows(gradients)),
-                  effective_paths(dataset, rows(gradients)), short_paths_training(dataset, rows(short_paths))]
+        mine = rows(finals)
+        for verdict in (lesion_residual(dataset, rows(lesions)), lesion_plain(dataset, rows(lesions)),
+                        lesion_downsampling(dataset, rows(lesions)), lesion_smooth(dataset, rows(random)),
+                        reorder_smooth(dataset, rows(reorder)), gradient_decay(dataset, rows(gradients)),
+                        effective_paths(dataset, rows(gradients)), short_paths_training(dataset, rows(short_paths))):
+            behind = mine[mine.role.isin(RUNS_BEHIND.get(verdict.key, ("residual",)))]
+            found.append(replace(verdict, failed=run_status.describe_rows(behind)))
     return found
 
 
@@ -519,7 +553,8 @@ LIKELY_REASONS = {
                      "step can look like a cliff",
     "short_paths_training": "the small profiles train for far fewer epochs than the `paper` profile, and letting "
                             "only some branches learn in each mini-batch slows training",
-    "lesion_plain": "a plain net counts only if it trained (training error at most 5 %): see which nets the "
+    "lesion_plain": "a plain net counts only if it trained (final training error below 80 %, so one that learned "
+                    "little still counts, and deleting a block cannot raise its error far): see which nets the "
                     "detail column names",
 }
 
@@ -581,7 +616,8 @@ def path_length_distribution(block_counts: dict[str, int]) -> plt.Figure:
 
 def single_lesion_errors(lesions: pd.DataFrame, dataset: str) -> plt.Figure:
     """Test error after deleting each block (Veit et al. Fig. 3), downsampling blocks marked, one panel per
-    net (label): the mean over its seeds, with the range over seeds where there are several."""
+    net (label): the mean over its seeds, with the range over seeds where there are several; a panel's title
+    names its runs that did not train (in the mean here, though the claims leave them out)."""
     frame = lesions[lesions.dataset == dataset]
     labels = list(dict.fromkeys(frame.label))
     fig, axes = plt.subplots(1, len(labels), figsize=(5.5 * len(labels), 3.4), squeeze=False, sharey=True)
@@ -596,7 +632,8 @@ def single_lesion_errors(lesions: pd.DataFrame, dataset: str) -> plt.Figure:
             ax.axvline(b, color="k", ls=":", lw=1)
         ax.axhline(100 * f.baseline.mean(), color="k", lw=1, label="no block deleted")
         ax.axhline(90, color="0.5", ls="--", lw=1, label="chance (90 %)")
-        ax.set_title(f"{label} ({per_seed.count(f.seed.nunique())})")
+        failed = run_status.describe_rows(f) if "status" in f else ""  # e.g. "residual-56: seed 2 did not train"
+        ax.set_title(f"{label} ({per_seed.count(f.seed.nunique())})" + (f"\n{failed}" if failed else ""))
         ax.set_xlabel("deleted block (dotted: downsampling)")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set_ylabel("test error (%)")

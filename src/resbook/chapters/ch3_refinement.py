@@ -11,12 +11,17 @@ them above each figure: figure cell -> step -> probe. Every probe runs on every 
 test example (frames have `seed` and `example` columns): a claim's statistic is computed per seed and its
 bootstrap resamples those examples. The untrained control of a seed is `probes.untrained` of its config, with
 batch-norm statistics from the first TRAIN_PROBE_EXAMPLES training examples.
+
+Whether a run trained is `run_status`'s call, carried by every frame in its `status` column. Every claim here is
+about nets that learned, so `verdicts` keeps only the rows of runs that trained (and, for the architecture claims,
+the seeds on which all four did) and names, from `finals`, the runs behind each claim that did not train or
+diverged. A diverged run (NaN weights) is never probed; one that did not train is, and the figures show it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,7 +29,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .. import data, per_seed, probes, runs
+from .. import data, per_seed, probes, run_status, runs
 from ..claims import Claim, Direction, Verdict, check, declare
 from ..models import ResNet
 from ..papers import JASTRZEBSKI2018
@@ -234,10 +239,12 @@ def block_rows(values: np.ndarray, name: str, blocks: dict[str, list], **columns
     return frame.assign(**columns)
 
 
-def _net(config: TrainConfig) -> dict:
-    """The columns that say which net a row is about: `net` for legends, `preact` for code, `seed`."""
+def _net(result: TrainResult) -> dict:
+    """The columns that say which net a row is about: `net` for legends, `preact` for code, `seed`, and how its
+    training went (`status`)."""
+    config = result.config
     return {"net": "pre-activation" if config.preact else "post-activation", "preact": config.preact,
-            "seed": config.seed}
+            "seed": config.seed, "status": run_status.status(result)}
 
 
 def alignment(nets: Nets) -> pd.DataFrame:
@@ -248,11 +255,11 @@ def alignment(nets: Nets) -> pd.DataFrame:
     """
     x, y = nets.train_probe
     frames = []
-    for r in (*nets.preact, *nets.postact):
+    for r in run_status.probed((*nets.preact, *nets.postact), "alignment"):
         info = block_info(r.model)
         frames.append(block_rows(nets.on_test(probes.block_alignment_per_example, r.model), "cos", info,
-                                 **_net(r.config), split="test"))
-        frames.append(block_rows(probes.block_alignment_per_example(r.model, x, y), "cos", info, **_net(r.config),
+                                 **_net(r), split="test"))
+        frames.append(block_rows(probes.block_alignment_per_example(r.model, x, y), "cos", info, **_net(r),
                                  split="train"))
     return pd.concat(frames, ignore_index=True)
 
@@ -261,15 +268,16 @@ def alignment_over_training(nets: Nets) -> pd.DataFrame:
     """The alignment of every pre-activation net on test data at initialisation (epoch 0, `Nets.untrained`),
     after each epoch whose weights were kept, and at the end.
 
-    One row per (seed, epoch, block): seed, epoch, block, stage, cos (the mean over test examples).
+    One row per (seed, epoch, block): seed, status, epoch, block, stage, cos (the mean over test examples).
     """
     frames = []
-    for r in nets.preact:
+    for r in run_status.probed(nets.preact, "alignment_over_training"):
         for epoch in (0, *r.config.checkpoints, r.config.epochs):
             model = nets.untrained(r) if epoch == 0 else r.model_at(epoch)
             cos = nets.on_test(probes.block_alignment_per_example, model) if epoch in (0, r.config.epochs) else \
                 probes.block_alignment_per_example(model, nets.data.test_x, nets.data.test_y)
-            frames.append(pd.DataFrame({"seed": r.config.seed, "epoch": epoch, "block": np.arange(1, len(cos) + 1),
+            frames.append(pd.DataFrame({"seed": r.config.seed, "status": run_status.status(r), "epoch": epoch,
+                                        "block": np.arange(1, len(cos) + 1),
                                         "stage": model.stages, "cos": cos.mean(axis=1)}))
     return pd.concat(frames, ignore_index=True)
 
@@ -282,8 +290,8 @@ def norm_ratios(nets: Nets) -> pd.DataFrame:
     first_of_stage, downsample, example, ratio.
     """
     frames = [block_rows(nets.on_test(probes.norm_ratios_per_example, model, labels=False), "ratio",
-                         block_info(r.model), **_net(r.config), trained=trained)
-              for r in (*nets.preact, *nets.postact)
+                         block_info(r.model), **_net(r), trained=trained)
+              for r in run_status.probed((*nets.preact, *nets.postact), "norm_ratios")
               for trained, model in ((True, r.model), (False, nets.untrained(r) if r.config.preact else None))
               if model is not None]
     return pd.concat(frames, ignore_index=True)
@@ -299,12 +307,13 @@ def block_drops(nets: Nets) -> pd.DataFrame:
     """
     chance = 1 - 1 / nets.data.num_classes
     frames = []
-    for r in nets.preact:
+    for r in run_status.probed(nets.preact, "block_drops"):
         for trained, model in ((True, r.model), (False, nets.untrained(r))):
             dropped = nets.on_test(probes.lesion_mistakes, model)
             intact = nets.on_test(probes.mistakes, model)
             frames.append(block_rows(dropped, "mistake", block_info(model), seed=r.config.seed, trained=trained,
-                                     intact_mistake=np.tile(intact, dropped.shape[0]), chance=chance))
+                                     status=run_status.status(r), intact_mistake=np.tile(intact, dropped.shape[0]),
+                                     chance=chance))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -317,12 +326,13 @@ def readouts(nets: Nets) -> pd.DataFrame:
     turns it from wrong to right / from right to wrong).
     """
     frames = []
-    for r, trained in ((r, t) for r in nets.preact for t in (True, False)):
+    for r, trained in ((r, t) for r in run_status.probed(nets.preact, "readouts") for t in (True, False)):
         model = r.model if trained else nets.untrained(r)
         out = probes.readouts_per_example(model, nets.data.test_x, nets.data.test_y)
         positions, examples = out["correct"].shape
         frames.append(pd.DataFrame({
-            "seed": r.config.seed, "trained": trained, "block": np.repeat(out["block"], examples),
+            "seed": r.config.seed, "status": run_status.status(r), "trained": trained,
+            "block": np.repeat(out["block"], examples),
             "example": np.tile(np.arange(examples), positions),
             **{k: out[k].ravel() for k in ("correct", "loss", "entropy", "borderline", "corrected", "broken")}}))
     return pd.concat(frames, ignore_index=True)
@@ -340,7 +350,7 @@ def unrolling(nets: Nets, steps: int = UNROLL_STEPS) -> pd.DataFrame:
     x, y = nets.train_probe
     half = len(x) // 2
     frames = []
-    for r in nets.preact:
+    for r in run_status.probed(nets.preact, "unrolling"):
         scale = probes.best_scale(probes.unroll_per_example(r.model, x[:half], y[:half], steps))
         test = probes.unroll_per_example(r.model, nets.data.test_x, nets.data.test_y, steps, (1.0, scale))
         train = probes.unroll_per_example(r.model, x[half:], y[half:], steps, (scale,))
@@ -351,7 +361,8 @@ def unrolling(nets: Nets, steps: int = UNROLL_STEPS) -> pd.DataFrame:
                                              (False, "naive", "test", 1.0, control[1.0])):
             n_steps, examples = out["norm"].shape
             frames.append(pd.DataFrame({
-                "seed": r.config.seed, "trained": trained, "kind": kind, "split": split, "scale": s,
+                "seed": r.config.seed, "status": run_status.status(r), "trained": trained, "kind": kind,
+                "split": split, "scale": s,
                 "step": np.repeat(np.arange(n_steps), examples), "example": np.tile(np.arange(examples), n_steps),
                 **{k: out[k].ravel() for k in ("norm", "loss", "correct")},
                 "borderline": np.tile(out["borderline"], n_steps)}))
@@ -368,8 +379,9 @@ def architectures(nets: Nets) -> pd.DataFrame:
     """
     frames = []
     for name, results in nets.architectures.items():
-        for r in results:
-            info = {"arch": name, "layout": r.config.arch, "main": ARCHITECTURES[name].main, "seed": r.config.seed}
+        for r in run_status.probed(results, f"architectures ({name})"):
+            info = {"arch": name, "layout": r.config.arch, "main": ARCHITECTURES[name].main, "seed": r.config.seed,
+                    "status": run_status.status(r)}
             model = r.model
             dropped, intact = nets.on_test(probes.lesion_mistakes, model), nets.on_test(probes.mistakes, model)
             ratio = nets.on_test(probes.norm_ratios_per_example, model, labels=False)
@@ -603,13 +615,67 @@ def architecture_verdicts(dataset: str, frame: pd.DataFrame) -> list[Verdict]:
     ]
 
 
+def finals(nets: Nets) -> pd.DataFrame:
+    """Every run of the chapter on this data set, one row each (`runs.final_frame`: final metrics and `status`),
+    `role` pre-activation, post-activation or the name of another architecture: where `verdicts` reads which
+    runs behind each claim failed, diverged ones included (the probes never see those)."""
+    roles = [("pre-activation", nets.preact), ("post-activation", nets.postact),
+             *((name, results) for name, results in nets.architectures.items() if not ARCHITECTURES[name].main)]
+    return pd.concat([runs.final_frame(results).assign(role=role) for role, results in roles if results],
+                     ignore_index=True)
+
+
+SINGLE = next(name for name, a in ARCHITECTURES.items() if a.layout == "single")
+# the runs of `finals` (by role) behind a claim, where they are not the pre-activation nets alone
+RUNS_BEHIND = {"architectures_align": ("pre-activation", *(n for n, a in ARCHITECTURES.items() if not a.main)),
+               "single_sharper": ("pre-activation", SINGLE)}
+ARCHITECTURE_CLAIMS = ("architectures_align", "single_sharper")
+
+
+def _learned(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs that trained."""
+    return frame[frame.status == run_status.TRAINED] if len(frame) else frame
+
+
+def _every_architecture_learned(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the seeds on which every architecture's run trained: the claims compare all four."""
+    if frame.empty:
+        return frame
+    by_seed = frame.assign(learned=frame.status == run_status.TRAINED).groupby("seed").agg(
+        learned=("learned", "all"), nets=("arch", "nunique"))
+    every = by_seed.index[by_seed.learned & (by_seed.nets == frame.arch.nunique())]
+    return frame[frame.seed.isin(every)]
+
+
 def verdicts(dataset: str, alignment: pd.DataFrame, ratios: pd.DataFrame, drops: pd.DataFrame,
-             readouts: pd.DataFrame, unrolled: pd.DataFrame, architectures: pd.DataFrame) -> list[Verdict]:
-    """Every claim of Chapter 3 on one data set, from the frames of the steps above, in CLAIMS order."""
-    return (alignment_verdicts(dataset, alignment) + [norm_ratio_verdict(dataset, ratios),
-                                                      drop_verdict(dataset, drops)]
-            + readout_verdicts(dataset, readouts) + unrolling_verdicts(dataset, unrolled)
-            + architecture_verdicts(dataset, architectures))
+             readouts: pd.DataFrame, unrolled: pd.DataFrame, architectures: pd.DataFrame,
+             finals: pd.DataFrame) -> list[Verdict]:
+    """Every claim of Chapter 3 on one data set, from the frames of the steps above, in CLAIMS order.
+
+    Every claim is about nets that learned: each counts only the rows of runs that trained (`run_status`), and the
+    architecture claims only the seeds on which all four architectures trained. Each verdict's `failed` names the
+    runs behind it (`finals`, by `RUNS_BEHIND`; the pre-activation nets elsewhere) that did not train or diverged.
+    """
+    arch = _every_architecture_learned(architectures)
+    learned = _learned(alignment)
+    if len(learned) and (learned.preact & (learned.split == "test")).any():
+        found = (alignment_verdicts(dataset, learned) + [norm_ratio_verdict(dataset, _learned(ratios)),
+                                                         drop_verdict(dataset, _learned(drops))]
+                 + readout_verdicts(dataset, _learned(readouts)) + unrolling_verdicts(dataset, _learned(unrolled)))
+    else:
+        found = [check(c, dataset, [], detail="no net trained") for k, c in CLAIMS.items()
+                 if k not in ARCHITECTURE_CLAIMS]
+    if len(arch):
+        found += architecture_verdicts(dataset, arch)
+    elif len(architectures):
+        found += [check(CLAIMS[k], dataset, [], detail="no seed on which all four architectures trained")
+                  for k in ARCHITECTURE_CLAIMS]
+
+    def failed(key: str) -> str:
+        behind = finals[finals.role.isin(RUNS_BEHIND.get(key, ("pre-activation",)))]
+        return run_status.describe_rows(behind, name="role")
+
+    return [replace(v, failed=failed(v.key)) for v in found]
 
 
 # ---- the text the run writes

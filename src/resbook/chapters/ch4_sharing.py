@@ -5,6 +5,12 @@ The notebook `book/04_block_sharing.ipynb` calls, in order: `variants` (the nets
 `mistakes` (which test examples each net gets wrong), `table1_analogue` (Table 1 beside ours),
 `feature_norms` and `gradient_norms` (the probes at initialisation and after training, every seed), then
 `verdicts` (read out with `claims.reading` and `LIKELY_REASONS`); each figure is one of the functions at the end.
+
+Whether a run trained is `run_status`'s call, read from the `status` column of every frame. A shared net that
+trains badly is the effect naive sharing is said to have, so the claims that compare test errors count every run
+but a diverged one (no final error: the detail names it); "UBN is about as good" is a claim about nets that
+learned, and counts only seeds where both nets trained. A diverged run is never probed after training (NaN
+weights); its initial net is. Every claims row names the runs that failed; the error figure marks them.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .. import data, per_seed, probes, runs, stats
+from .. import data, per_seed, plots, probes, run_status, runs, stats
 from ..claims import Claim, Direction, Verdict, check, declare
 from ..models import SHARED_BN, count_parameters
 from ..papers import JASTRZEBSKI2018, TABLE1
@@ -28,9 +34,6 @@ from . import checkpoint_epochs
 NOTEBOOK = "04_block_sharing"
 # Jastrzebski et al. share the top 13 of 18 blocks of every stage of a ResNet-110.
 PAPER_SHARED_SHARE = 13 / 18
-# A reference net "trained" when its final training error is at most this; a seed whose reference did not
-# train gives no measurement of a claim that compares with it.
-TRAINED_ERROR = 0.05
 # The norm and gradient probes see the first this many training examples, as one batch (the units that the
 # growth claim resamples).
 PROBE_EXAMPLES = 256
@@ -43,8 +46,8 @@ CLAIMS = declare(
           "Sec. 4.5: naive sharing is worse than ResNet-32/38 of similar size; 1 point counts", points=True),
     Claim("sharing_ubn_fixes", JASTRZEBSKI2018, "Table 1", "Unshared batch norm rescues the shared net",
           "ResNet-110-UBN 0.63 / 6.62 vs ResNet-38 1.20 / 6.99 (570k vs 565k params)",
-          f"test error, shared net with UBN minus the unshared net of the same size (seeds where that net "
-          f"trained: training error at most {TRAINED_ERROR:.0%})", Direction.WITHIN, 0.01,
+          f"test error, shared net with UBN minus the unshared net of the same size (seeds where both nets "
+          f"trained: training error below {100 * run_status.STARTED_ERR:.0f} %, loss finite)", Direction.WITHIN, 0.01,
           "Table 1's gap is 0.37 points (6.62 vs 6.99 %); the margin is 1 point, twice the 0.5-point gap He et al. "
           "call marginal (their Table 3, options A vs B)", points=True),
     Claim("sharing_explodes", JASTRZEBSKI2018, "Sec. 4.5",
@@ -147,20 +150,29 @@ def finals(trained: dict[Variant, list[TrainResult]]) -> pd.DataFrame:
 
 
 def mistakes(trained: dict[Variant, list[TrainResult]]) -> pd.DataFrame:
-    """Which examples every run gets wrong: one row per (variant, seed, split) with the bool array `wrong`.
+    """Which examples every run gets wrong: one row per (variant, seed, split) with the bool array `wrong` and
+    the run's `status` (`run_status`). A diverged run keeps its rows, `wrong` None: it is not probed (NaN
+    weights), and the claims count it among the failed runs.
 
     The test split is the test set; the train split is the one training error is measured on (the first
     `train.TRAIN_EVAL_EXAMPLES`). The nets of a seed see the same examples, so the claims resample them in pairs.
     """
+    probed = {id(r) for r in run_status.probed([r for rs in trained.values() for r in rs], "mistakes")}
     rows = []
     for v, results in trained.items():
         for r in results:
             ds = data.load(r.config.dataset)
             n = TRAIN_EVAL_EXAMPLES
             for split, (x, y) in (("train", (ds.train_x[:n], ds.train_y[:n])), ("test", (ds.test_x, ds.test_y))):
+                wrong = probes.mistakes(r.model, x, y) if id(r) in probed else None
                 rows.append({**_described(v), "paper_row": v.paper_row, "dataset": r.config.dataset,
-                             "seed": r.config.seed, "split": split, "wrong": probes.mistakes(r.model, x, y)})
+                             "seed": r.config.seed, "status": run_status.status(r), "split": split, "wrong": wrong})
     return pd.DataFrame(rows)
+
+
+def _measured(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs that did not diverge: those that have mistakes to count."""
+    return rows[rows.status != run_status.DIVERGED]
 
 
 def _interval(measured: list[stats.Measurement]) -> str:
@@ -171,19 +183,22 @@ def _interval(measured: list[stats.Measurement]) -> str:
 
 def table1_analogue(mistakes: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame:
     """Jastrzebski et al. Table 1 beside ours: train / test error, the mean over seeds with its 95 % interval
-    (Student's t over seeds; with one seed, the bootstrap over examples), and parameters."""
+    (Student's t over seeds; with one seed, the bootstrap over examples), and parameters. Every run counts but a
+    diverged one, which has no final error; `failed runs` names those that did not train or diverged."""
     params = finals.groupby("variant").params.first()
     rows = []
     for name, f in mistakes.groupby("variant", sort=False):
         values = TABLE1.get(f.paper_row.iloc[0])
+        measured = _measured(f)
         errors = {split: _interval(per_seed.measure(np.mean, per_seed.arrays(g, "wrong")))
-                  for split, g in f.groupby("split")}
+                  for split, g in measured.groupby("split")}
         rows.append({
             "ours": name,
             "params": f"{params[name] / 1e3:.0f}k",
-            "train error": errors["train"],
-            "test error": errors["test"],
-            "seeds": f.seed.nunique(),
+            "train error": errors.get("train", "-"),
+            "test error": errors.get("test", "-"),
+            "seeds": measured.seed.nunique(),
+            "failed runs": run_status.summary(name, run_status.by_seed(f[f.split == "test"])) or "-",
             "paper's counterpart": f.paper_row.iloc[0],
             "paper train / test (params)": f"{values[0]:.2f} / {values[1]:.2f} % ({values[2]}k)" if values else "-",
         })
@@ -207,33 +222,37 @@ def feature_norms(trained: dict[Variant, list[TrainResult]], dataset: str) -> pd
     running statistics (eval mode, as at test time), and trained with batch statistics; on the first
     `PROBE_EXAMPLES` training examples.
 
-    One row per (variant, seed, when, statistics) with the array `norms` of shape (blocks + 1, examples).
-    The initial net is each seed's own initialisation (`probes.untrained`, seeded as training seeds it), its
-    running statistics set from the same examples.
+    One row per (variant, seed, when, statistics) with the array `norms` of shape (blocks + 1, examples), and
+    the run's `status`. The initial net is each seed's own initialisation (`probes.untrained`, seeded as training
+    seeds it), its running statistics set from the same examples: probed for every run. The trained net is not
+    probed where the run diverged (NaN weights).
     """
     x, _ = _probe_batch(dataset)
+    probed = {id(r) for r in run_status.probed([r for rs in trained.values() for r in rs], "feature_norms, trained")}
     rows = []
     for v, results in trained.items():
         for r in results:
             initial = probes.untrained(r.config, x)
             for when, statistics in PROBED:
+                if when == "trained" and id(r) not in probed:
+                    continue
                 model = initial if when == "initialisation" else r.model
                 rows.append({**_described(v), "dataset": dataset, "seed": r.config.seed, "when": when,
-                             "statistics": statistics,
+                             "statistics": statistics, "status": run_status.status(r),
                              "norms": probes.activation_norms_per_example(model, x, statistics == "batch")})
     return pd.DataFrame(rows)
 
 
 def gradient_norms(trained: dict[Variant, list[TrainResult]], dataset: str) -> pd.DataFrame:
     """`probes.stage_gradient_norms` of every run's initial net (its seed's initialisation), on training data:
-    one row per (variant, seed, stage)."""
+    one row per (variant, seed, stage), with the run's `status`."""
     x, y = _probe_batch(dataset)
     rows = []
     for v, results in trained.items():
         for r in results:
             model = r.config.initial_model()  # the weights this run started from
             rows += [{**_described(v), "dataset": dataset, "seed": r.config.seed, "when": "initialisation",
-                      "stage": s + 1, "norm": norm}
+                      "status": run_status.status(r), "stage": s + 1, "norm": norm}
                      for s, norm in enumerate(probes.stage_gradient_norms(model, x, y))]
     return pd.DataFrame(rows)
 
@@ -256,8 +275,14 @@ def _test_rows(mistakes: pd.DataFrame, fields: dict) -> pd.DataFrame:
 
 
 def _wrong(mistakes: pd.DataFrame, **fields) -> dict[int, np.ndarray]:
-    """seed -> the test mistakes of the one variant whose fields equal `fields` (e.g. role="naive")."""
-    return per_seed.arrays(_test_rows(mistakes, fields), "wrong")
+    """seed -> the test mistakes of the one variant whose fields equal `fields` (e.g. role="naive"); a diverged
+    run has none."""
+    return per_seed.arrays(_measured(_test_rows(mistakes, fields)), "wrong")
+
+
+def _statuses(mistakes: pd.DataFrame, **fields) -> dict[int, str]:
+    """seed -> the status of the run of the one variant whose fields equal `fields`."""
+    return run_status.by_seed(_test_rows(mistakes, fields))
 
 
 def _name(mistakes: pd.DataFrame, **fields) -> str:
@@ -270,41 +295,56 @@ def _mean_error(wrong: dict[int, np.ndarray], seeds: list[int]) -> str:
 
 
 def train_errors(mistakes: pd.DataFrame, **fields) -> dict[int, float]:
-    """seed -> the final training error of the one variant whose fields equal `fields` (its train rows)."""
-    wrong = per_seed.arrays(per_seed.select(mistakes, split="train", **fields), "wrong")
+    """seed -> the final training error of the one variant whose fields equal `fields` (its train rows; none
+    for a diverged run)."""
+    wrong = per_seed.arrays(_measured(per_seed.select(mistakes, split="train", **fields)), "wrong")
     return {seed: float(np.mean(w)) for seed, w in wrong.items()}
 
 
-def error_gap(claim: Claim, mistakes: pd.DataFrame, worse: dict, better: dict, guard: bool = False) -> Verdict:
+def _skipped(counted: run_status.Counted, errors: dict[str, dict[int, float]]) -> str:
+    """Which seeds `counted` left out, net by net with their training errors, e.g. "net 2 did not train (seed 0
+    90.0 %), so those seeds give no measurement"; "" when none was."""
+    seeds: dict[tuple[str, str], list[int]] = {}
+    for seed, why in counted.left_out.items():
+        for name, status in why.items():
+            seeds.setdefault((name, status), []).append(seed)
+    if not seeds:
+        return ""
+    parts = [f"{name} diverged, no final error ({', '.join(f'seed {s}' for s in found)})"
+             if status == run_status.DIVERGED else
+             f"{name} {status} ({', '.join(f'seed {s} {100 * errors[name][s]:.1f} %' for s in found)})"
+             for (name, status), found in seeds.items()]
+    return f"{'; '.join(parts)}, so those seeds give no measurement"
+
+
+def error_gap(claim: Claim, mistakes: pd.DataFrame, worse: dict, better: dict, learned: bool = False) -> Verdict:
     """The verdict on "test error of the variant `worse` minus that of `better`" (fields such as role="naive"),
-    seed by seed, the two nets' test examples resampled in pairs. With `guard`, only the seeds whose `better`
-    net trained (training error at most TRAINED_ERROR) are measured: "the same" as a net that did not train
-    says nothing about the shared net."""
+    seed by seed, the two nets' test examples resampled in pairs. Which seeds count is `run_status.count`'s
+    rule: with `learned`, only seeds where both nets trained ("the same" as a net that did not train says
+    nothing about the shared net); without, every seed but one where a net diverged (no final error)."""
     dataset = mistakes.dataset.iloc[0]
+    nets = {_name(mistakes, **fields): fields for fields in (worse, better)}
+    counted = run_status.count({name: _statuses(mistakes, **f) for name, f in nets.items()},
+                               learned=list(nets) if learned else ())
     a, b = _wrong(mistakes, **worse), _wrong(mistakes, **better)
-    pairs = per_seed.together(a, b)
-    untrained = []
-    if guard:
-        errors = train_errors(mistakes, **better)
-        untrained = [s for s in pairs if errors.get(s, 1.0) > TRAINED_ERROR]
-        pairs = {s: pair for s, pair in pairs.items() if s not in untrained}
+    pairs = {s: (a[s], b[s]) for s in counted.seeds}
     seeds = list(pairs)
     detail = (f"test error {_name(mistakes, **worse)} {_mean_error(a, seeds)}, {_name(mistakes, **better)} "
               f"{_mean_error(b, seeds)} "
               f"(mean of {per_seed.count(len(seeds))})") if seeds else "no seed has both nets"
-    if untrained:
-        listing = ", ".join(f"seed {s} {100 * errors[s]:.1f} %" if s in errors else f"seed {s} not scored"
-                            for s in untrained)
-        skipped = (f"{_name(mistakes, **better)} did not train (training error above {TRAINED_ERROR:.0%}: "
-                   f"{listing}), so those seeds give no measurement")
-        detail = f"no net trained: {skipped}" if not seeds else f"{detail}; {skipped}"
-    return check(claim, dataset, per_seed.measure(per_seed.mean_gap, pairs), detail=detail)
+    skipped = _skipped(counted, {name: train_errors(mistakes, **f) for name, f in nets.items()})
+    if skipped:
+        detail = f"{'no net trained' if learned else 'no seed has both nets measured'}: {skipped}" if not seeds \
+            else f"{detail}; {skipped}"
+    return check(claim, dataset, per_seed.measure(per_seed.mean_gap, pairs), detail=detail, failed=counted.failed)
 
 
 def error_verdicts(mistakes: pd.DataFrame) -> list[Verdict]:
     """Naive sharing and UBN, each against the unshared net of the same size (one data set's `mistakes`)."""
+    # naive sharing training badly is the effect: every run counts
     return [error_gap(CLAIMS["sharing_naive_fails"], mistakes, {"role": "naive"}, {"role": "same size"}),
-            error_gap(CLAIMS["sharing_ubn_fixes"], mistakes, {"role": "ubn"}, {"role": "same size"}, guard=True)]
+            # "about the same" holds trivially between nets that did not learn: both must have trained
+            error_gap(CLAIMS["sharing_ubn_fixes"], mistakes, {"role": "ubn"}, {"role": "same size"}, learned=True)]
 
 
 def ablation_verdicts(mistakes: pd.DataFrame) -> list[Verdict]:
@@ -317,19 +357,33 @@ def ablation_verdicts(mistakes: pd.DataFrame) -> list[Verdict]:
     sharing = [m for m in dict.fromkeys(ablations.shared_bn) if m not in OWN_STATISTICS]
     if len(own) != 1 or not sharing:
         raise ValueError(f"the ablations need one mode with own statistics and some without; got {own}, {sharing}")
+    # which part of UBN matters is read from how badly each ablation trains: every run counts but a diverged one
+    counted = run_status.count({_name(ablations, shared_bn=m): _statuses(ablations, shared_bn=m)
+                                for m in (own[0], *sharing)})
     mine = _wrong(ablations, shared_bn=own[0])
     others = [_wrong(ablations, shared_bn=m) for m in sharing]
-    every = per_seed.together(mine, *others)
+    every = {s: units for s, units in per_seed.together(mine, *others).items() if s in counted.seeds}
     seeds = list(every)
 
     def gap(own_wrong: np.ndarray, *shared_wrong: np.ndarray) -> float:
         return min(w.mean() for w in shared_wrong) - own_wrong.mean()
 
     measured = per_seed.measure(gap, every)
-    detail = "; ".join(f"{_name(ablations, shared_bn=m)} {_mean_error(w, seeds)}"
-                       for m, w in ((own[0], mine), *zip(sharing, others, strict=True)))
-    return [check(CLAIMS["sharing_stats_matter"], ablations.dataset.iloc[0], measured,
-                  detail=f"test error {detail} (mean of {per_seed.count(len(seeds))})")]
+    detail = "no seed has every ablation measured"
+    if seeds:
+        detail = "test error " + "; ".join(f"{_name(ablations, shared_bn=m)} {_mean_error(w, seeds)}"
+                                           for m, w in ((own[0], mine), *zip(sharing, others, strict=True)))
+        detail += f" (mean of {per_seed.count(len(seeds))})"
+    if counted.says():
+        detail += f"; {counted.says()}"
+    return [check(CLAIMS["sharing_stats_matter"], ablations.dataset.iloc[0], measured, detail=detail,
+                  failed=counted.failed)]
+
+
+def _role_name(frame: pd.DataFrame, role: str) -> str:
+    """The display name of the variant whose role is `role` in `frame`."""
+    names = frame.variant[frame.role == role].unique()
+    return names[0] if len(names) else role
 
 
 def _stem_and_output(norms: pd.DataFrame, role: str, statistics: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -355,8 +409,12 @@ def growth_ratios(norms: pd.DataFrame, statistics: str = "batch", versus: str = 
 
 def growth_verdict(norms: pd.DataFrame) -> Verdict:
     """Naive sharing against the unshared net of the same depth, at initialisation with batch statistics (the
-    claim); with running statistics, and UBN's growth, in the detail only (UBN's BN scale starts at 0.1)."""
+    claim); with running statistics, and UBN's growth, in the detail only (UBN's BN scale starts at 0.1).
+    Measured on the initial nets, so every run counts, even one that later failed; the failed ones are named."""
     dataset = norms.dataset.iloc[0]
+    initial = norms[norms.when == "initialisation"]
+    failed = run_status.count({_role_name(initial, role): run_status.by_seed(
+        per_seed.select(initial, role=role, statistics="batch")) for role in ("naive", "unshared")}).failed
     measured = growth_ratios(norms, "batch")
     parts = []
     for statistics in ("batch", "running"):
@@ -370,7 +428,7 @@ def growth_verdict(norms: pd.DataFrame) -> Verdict:
         parts.append(f"naive over unshared with running statistics {est.value:.2f} [{est.lo:.2f}, {est.hi:.2f}]")
     detail = (f"||h|| from stem to output at initialisation (mean of {per_seed.count(len(measured))}), "
               + "; ".join(parts))
-    return check(CLAIMS["sharing_explodes"], dataset, measured, detail=detail)
+    return check(CLAIMS["sharing_explodes"], dataset, measured, detail=detail, failed=failed)
 
 
 def verdicts(mistakes: pd.DataFrame, norms: pd.DataFrame) -> list[Verdict]:
@@ -383,8 +441,8 @@ LIKELY_REASONS = {
     "sharing_naive_fails": "our shared groups repeat a block fewer times than the paper's 13, and a small data set "
                            "leaves few test examples, so a gap of a point or two is hard to resolve",
     "sharing_ubn_fixes": "an equivalence needs a narrow interval: with few test examples or seeds the interval "
-                         "is wider than the ±1-point margin even when the two nets are close; and a seed whose "
-                         "same-size net did not train is not measured (detail column)",
+                         "is wider than the ±1-point margin even when the two nets are close; and a seed where "
+                         "either net did not train is not measured (detail and failed-runs columns)",
     "sharing_explodes": "the unshared net of the same depth also grows its features (every block adds to them), "
                         "and where the figure shows ||h|| falling at the first block of a stage, the growth from "
                         "stem to output understates the growth within the shared groups",
@@ -395,17 +453,24 @@ LIKELY_REASONS = {
 # ---- the figures
 
 def errors(finals: pd.DataFrame, title: str) -> plt.Figure:
-    """Train and test error of every sharing variant: mean over seeds with its 95 % interval (Table 1, Sec. 4.5)."""
-    long = finals.melt(id_vars=["variant", "seed"], value_vars=["train_err", "test_err"], var_name="split",
-                       value_name="error")
+    """Train and test error of every sharing variant: mean over seeds with its 95 % interval (Table 1, Sec. 4.5).
+    Each run that did not train is an x at its own error, each that diverged a dagger at the right edge of its
+    variant's row (`plots.mark_failed`); a diverged run has no final error, so it is not in the mean."""
+    keep = [c for c in ("variant", "seed", "status") if c in finals]
+    long = finals.melt(id_vars=keep, value_vars=["train_err", "test_err"], var_name="split", value_name="error")
     long["error"] *= 100
     long["split"] = long.split.map({"train_err": "train", "test_err": "test"})
+    order, splits = list(dict.fromkeys(finals.variant)), ["train", "test"]
     fig, ax = plt.subplots(figsize=(10, 0.5 * finals.variant.nunique() + 1.5))
-    sns.barplot(data=long, y="variant", x="error", hue="split", ax=ax, orient="h",
+    sns.barplot(data=long, y="variant", x="error", hue="split", order=order, hue_order=splits, ax=ax, orient="h",
                 errorbar=lambda v: tuple(np.clip(per_seed.t_interval(v), 0, 100)))  # an error rate lies in [0, 100] %
+    # seaborn dodges the two splits' bars 0.2 either side of the variant's row (width 0.8, two bars)
+    row = [order.index(v) + (-0.2 if s == "train" else 0.2) for v, s in zip(long.variant, long.split, strict=True)]
+    plots.legend_failed(ax, plots.mark_failed(ax, long.assign(row=row), "error", "row", horizontal=True))
     seeds = finals.seed.nunique()
-    ax.set_xlabel(f"error (%), mean of {per_seed.count(seeds)}"
-                  + (" with 95 % interval" if seeds > 1 else ""))
+    lost = "status" in long and (long.status == run_status.DIVERGED).any()
+    ax.set_xlabel(f"error (%), mean of {per_seed.count(seeds)}" + (" with 95 % interval" if seeds > 1 else "")
+                  + (" (a diverged run has none: not in it)" if lost else ""))
     ax.set_ylabel("")
     ax.set_title(title)
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), frameon=False)

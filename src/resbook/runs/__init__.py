@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .. import batched, durable
+from .. import batched, durable, run_status
 from ..profiles import Profile
 from ..resources import available_memory_bytes, usable_cpus
 from ..train import TrainConfig, TrainResult, config_for, describe_divergence, train
@@ -169,8 +169,10 @@ def grid(
     ]
 
 
-def describe(config: TrainConfig) -> dict:
-    """The columns that say which run a row is about (data set, depth, kind of net, seed, model options)."""
+def describe(result: TrainResult) -> dict:
+    """The columns that say which run a row is about (data set, depth, kind of net, seed, model options) and
+    how its training went (`status`: trained, did not train or diverged, from `run_status`)."""
+    config = result.config
     return {
         "dataset": config.dataset,
         "depth": config.depth,
@@ -181,15 +183,19 @@ def describe(config: TrainConfig) -> dict:
         "preact": config.preact,
         "arch": config.arch,
         "width": "-".join(map(str, config.width)),
+        "status": run_status.status(result),
     }
 
 
 def history_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
-    """One row per run and epoch: the run's description plus that epoch's metrics."""
-    frames = [pd.DataFrame(r.history).assign(**describe(r.config)) for r in results]
+    """One row per run and epoch: the run's description plus that epoch's metrics. A run that completed no
+    epoch (it diverged in its first) keeps one row, epoch 0 with NaN metrics, so that the frame still shows it."""
+    frames = [pd.DataFrame(r.history if any(r.history.values()) else {"epoch": [0]}).assign(**describe(r))
+              for r in results]
     return pd.concat(frames, ignore_index=True)
 
 
 def final_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
-    """One row per run: its description and its metrics after the last epoch."""
-    return pd.DataFrame([{**describe(r.config), **r.final} for r in results])
+    """One row per run: its description (with its `status`) and its metrics after the last epoch (NaN for a run
+    that completed none)."""
+    return pd.DataFrame([{**describe(r), **r.final} for r in results])
