@@ -54,7 +54,8 @@ def test_short_path_training_keeps_veits_share_of_active_branches():
 
 def _run(depth, train_err, seed=0):
     """A run as `run_status` reads it: its history of training errors ending at `train_err`, never diverged."""
-    return SimpleNamespace(config=SimpleNamespace(depth=depth, seed=seed), final={"train_err": train_err},
+    return SimpleNamespace(config=SimpleNamespace(depth=depth, seed=seed, dataset="digits"),
+                           final={"train_err": train_err},
                            history={"train_err": [train_err]}, diverged=None)
 
 
@@ -66,6 +67,7 @@ def test_the_plain_net_for_lesions_is_the_deepest_that_trained_and_never_one_tha
     assert ch2.deepest_plain_that_trains([_run(8, 0.85), failed]) is None
     assert ch2.deepest_plain_that_trains([_run(8, 0.05)]) is not None  # 5 % counts as trained
     assert ch2.deepest_plain_that_trains([_run(8, 0.8)]) is None  # 80 % does not: He et al.'s line
+    assert ch2.deepest_plain_that_trains([_run(8, 0.5)]) is None  # trained, but no room for a 30-point rise
     lost = SimpleNamespace(**{**vars(_run(56, 0.01)), "diverged": {"step": 3}})
     assert ch2.deepest_plain_that_trains([_run(8, 0.01), lost]).config.depth == 8
 
@@ -450,3 +452,19 @@ def test_no_probe_runs_on_a_diverged_net_and_the_step_says_so(capsys):
     finals = ch2.finals(nets)
     assert list(finals.role) == ["residual"] and list(finals.status) == ["diverged"]
     assert np.isnan(finals.train_err.iloc[0])
+
+
+def test_the_lesioned_plain_net_is_the_deepest_that_trained_with_room_for_the_rise():
+    """Outside review: a plain net at 60 % training error can rise at most 30 points when a block goes, so it
+    cannot show `lesion_plain`'s smallest effect; the deepest net within 0.9 - 2 x 0.3 = 30 % is lesioned."""
+    from resbook import train
+
+    def plain(depth: int, err: float) -> train.TrainResult:
+        config = train.TrainConfig("digits", depth, residual=False, width=(4, 8, 16))
+        history = {"epoch": [1], "lr": [0.1], "train_loss": [1.0], "train_err": [err], "test_loss": [1.0],
+                   "test_err": [err], "seconds": [1.0]}
+        return train.TrainResult(config, config.build_model(), history)
+
+    assert ch2.deepest_plain_that_trains([plain(8, 0.02), plain(20, 0.25), plain(56, 0.6)]).config.depth == 20
+    assert ch2.deepest_plain_that_trains([plain(8, 0.02), plain(20, 0.35), plain(56, 0.6)]).config.depth == 8
+    assert ch2.deepest_plain_that_trains([plain(8, 0.5), plain(56, 0.85)]) is None

@@ -155,8 +155,9 @@ def test_ubn_fixes_is_measured_only_where_the_same_size_net_trained():
     verdict = _verdicts(frame)["sharing_ubn_fixes"]
     assert verdict.outcome == "holds" and verdict.estimate.seeds == 1
     assert "seed 1 90.0 %" in verdict.detail and "no net trained" not in verdict.detail
-    # the naive-sharing claim has no such guard: it is measured on both seeds
-    assert _verdicts(frame)["sharing_naive_fails"].estimate.seeds == 2
+    # naive sharing counts however the shared net trained, but its reference must have trained (two nets at
+    # chance show no gap): measured on seed 2 only
+    assert _verdicts(frame)["sharing_naive_fails"].estimate.seeds == 1
 
 
 def test_stats_matter_compares_own_statistics_with_the_better_of_the_others_by_shared_bn():
@@ -224,7 +225,7 @@ def test_the_ablation_claim_leaves_out_a_diverged_ablation_and_names_it():
             "affine": wrong(n, range(60)), "init": wrong(n, range(45))}
     (verdict,) = ch4.ablation_verdicts(_mistakes(test, CPU, seeds=(0, 1), diverged={"init": (0,)}))
     assert verdict.estimate.seeds == 1 and verdict.failed == "net 6: seed 0 diverged"
-    assert "left out: seed 0 (net 6 diverged: no final error)" in verdict.detail
+    assert "left out: seed 0 (net 6 diverged: its weights are NaN)" in verdict.detail
 
 
 def test_table1_analogue_leaves_diverged_runs_out_of_the_means_and_names_the_failed_runs():
@@ -399,6 +400,8 @@ def test_mistakes_and_verdicts_on_any_seeds(small_runs, small_norms):
     found = ch4.verdicts(frame, small_norms)
     assert [v.key for v in found] == ["sharing_naive_fails", "sharing_ubn_fixes", "sharing_explodes"]
     naive, ubn, explodes = found
-    assert naive.estimate.seeds == explodes.estimate.seeds == 2
+    # no same-size reference trained: naive sharing has nothing to be worse than; growth is measured at
+    # initialisation, on every seed
+    assert naive.estimate is None and explodes.estimate.seeds == 2
     # these nets never trained, so the same-size reference is not a net that trained: no measurement
     assert ubn.estimate is None and ubn.outcome == "inconclusive" and ubn.detail.startswith("no net trained")

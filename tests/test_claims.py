@@ -162,7 +162,7 @@ def test_a_net_that_did_not_train_stays_in_degradation_and_its_status_is_stated(
 def test_a_diverged_run_has_no_final_error_so_degradation_leaves_it_out_and_says_so():
     frame = errors({("plain", 56, "train"): 0.9}, diverged={("plain", 56): (1,)})
     v = next(v for v in ch1.verdicts(frame, responses({})) if v.key == "degradation")
-    assert v.estimate.seeds == 2 and "left out: seed 1 (plain-56 diverged: no final error)" in v.detail
+    assert v.estimate.seeds == 2 and "left out: seed 1 (plain-56 diverged: its weights are NaN)" in v.detail
     assert v.failed == "plain-56: seeds 0, 2 did not train, seed 1 diverged"
 
 
@@ -231,3 +231,19 @@ def test_figures_mark_the_runs_that_did_not_train_and_those_that_diverged():
     clean = ch1.error_vs_depth(finals.assign(status="trained"))
     assert marks(clean) == set() and "diverged" not in legend(clean)
     plt.close("all")
+
+
+def test_two_plain_nets_at_chance_are_no_evidence_against_degradation():
+    """Outside review: with both plain nets near chance the gap is 0, a false "contradicted"; the reference
+    (shallow) net must have trained, so no seed counts and the claim stays open."""
+    frame = errors({("plain", 56, "train"): 0.9, ("plain", 8, "train"): 0.9})
+    v = next(v for v in ch1.verdicts(frame, responses({})) if v.key == "degradation")
+    assert v.outcome == "inconclusive" and v.estimate is None
+    assert "plain-8: seeds 0, 1, 2 did not train" in v.failed
+
+
+def test_responses_smaller_needs_a_plain_net_that_trained():
+    """A plain net that did not train makes the ratio measure the residual net alone: both must have trained."""
+    frame = errors({("plain", 56, "train"): 0.9})
+    v = next(v for v in ch1.verdicts(frame, responses({("plain", 56): 2.0})) if v.key == "responses_smaller")
+    assert v.outcome == "inconclusive" and v.estimate is None

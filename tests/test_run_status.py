@@ -106,7 +106,7 @@ def test_count_is_the_one_rule_for_which_runs_a_claim_counts():
                 "b": {0: "trained", 1: "trained", 2: "trained"}}
     every = run_status.count(statuses)  # training badly is the effect: only the diverged run is left out
     assert every.seeds == [0, 1] and every.left_out == {2: {"a": "diverged"}}
-    assert every.says() == "left out: seed 2 (a diverged: no final error)"
+    assert every.says() == "left out: seed 2 (a diverged: its weights are NaN)"
     assert every.failed == "a: seed 1 did not train, seed 2 diverged"  # seed 3 has no b: not counted, not failed
     learned = run_status.count(statuses, learned=["a"])  # a claim about nets that learned
     assert learned.seeds == [0] and learned.left_out == {1: {"a": "did not train"}, 2: {"a": "diverged"}}
@@ -118,3 +118,25 @@ def test_probed_leaves_out_diverged_runs_and_says_so(capsys):
     assert [r.config.seed for r in run_status.probed(results, "lesions")] == [0]  # one that did not train is probed
     said = capsys.readouterr().out.strip()
     assert said == f"lesions: not probed, diverged (NaN weights): {CONFIG.label}: seed 1 diverged"
+
+
+def _ended(train_err: float, test_loss: float = 0.5, diverged: dict | None = None) -> train.TrainResult:
+    history = {"epoch": [1], "lr": [0.1], "train_loss": [0.5], "train_err": [train_err], "test_loss": [test_loss],
+               "test_err": [train_err], "seconds": [1.0]}
+    return train.TrainResult(CONFIG, CONFIG.build_model(), history, diverged=diverged)
+
+
+def test_a_non_finite_final_loss_is_a_divergence_the_watch_did_not_see():
+    """Outside review: batch-norm statistics can overflow in eval mode while the training loss stays finite."""
+    assert run_status.status(_ended(0.1)) == run_status.TRAINED
+    assert run_status.status(_ended(0.1, test_loss=float("nan"))) == run_status.DIVERGED
+    assert run_status.status(_ended(0.79)) == run_status.TRAINED  # trained badly is still trained
+    assert run_status.status(_ended(0.8)) == run_status.DID_NOT_TRAIN
+
+
+def test_a_diverged_runs_final_metrics_are_not_its_last_completed_epoch():
+    """Outside review: figures and tables read `final_frame`; a diverged run's last epoch is not where it ended."""
+    d = {"step": 40, "epoch": 2, "loss": float("nan"), "last_finite_loss": 2.0, "lr": 1.0}
+    frame = runs.final_frame([_ended(0.1), _ended(0.1, diverged=d)])
+    assert list(frame.status) == [run_status.TRAINED, run_status.DIVERGED]
+    assert frame.train_err.iloc[0] == 0.1 and frame.train_err.isna().iloc[1] and frame.test_err.isna().iloc[1]

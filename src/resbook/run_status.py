@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -29,6 +30,9 @@ RULE = (f"a run trained when its loss stayed finite and its final training error
 def status(result: TrainResult) -> str:
     """trained, did not train or diverged (see the module's docstring)."""
     if result.diverged is not None:
+        return DIVERGED
+    last = [float(result.history[k][-1]) for k in ("train_loss", "test_loss") if result.history.get(k)]
+    if not all(math.isfinite(v) for v in last):  # e.g. batch-norm statistics that overflowed in eval mode
         return DIVERGED
     errors = result.history.get("train_err") or [1.0]
     return TRAINED if errors[-1] < STARTED_ERR else DID_NOT_TRAIN
@@ -98,12 +102,13 @@ class Counted:
     failed: str  # every failed run of these nets (`summary`), for the claims row
 
     def says(self) -> str:
-        """E.g. "left out: seed 2 (plain-56 diverged: no final error)"; "" when none was."""
+        """E.g. "left out: seed 2 (plain-56 diverged: its weights are NaN)"; "" when none was."""
         if not self.left_out:
             return ""
 
         def reasons(why: dict[str, str]) -> str:
-            return ", ".join(f"{net} {st}" + (": no final error" if st == DIVERGED else "") for net, st in why.items())
+            return ", ".join(f"{net} {st}" + (": its weights are NaN" if st == DIVERGED else "")
+                             for net, st in why.items())
 
         return "left out: " + ", ".join(f"seed {seed} ({reasons(why)})" for seed, why in self.left_out.items())
 

@@ -321,11 +321,12 @@ def error_gap(claim: Claim, mistakes: pd.DataFrame, worse: dict, better: dict, l
     """The verdict on "test error of the variant `worse` minus that of `better`" (fields such as role="naive"),
     seed by seed, the two nets' test examples resampled in pairs. Which seeds count is `run_status.count`'s
     rule: with `learned`, only seeds where both nets trained ("the same" as a net that did not train says
-    nothing about the shared net); without, every seed but one where a net diverged (no final error)."""
+    nothing about the shared net); without, the `better` net (the reference) must have trained (two nets at
+    chance show no gap) and the `worse` one counts whatever it did, unless it diverged (no final error)."""
     dataset = mistakes.dataset.iloc[0]
     nets = {_name(mistakes, **fields): fields for fields in (worse, better)}
     counted = run_status.count({name: _statuses(mistakes, **f) for name, f in nets.items()},
-                               learned=list(nets) if learned else ())
+                               learned=list(nets) if learned else [_name(mistakes, **better)])
     a, b = _wrong(mistakes, **worse), _wrong(mistakes, **better)
     pairs = {s: (a[s], b[s]) for s in counted.seeds}
     seeds = list(pairs)

@@ -196,6 +196,7 @@ def history_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
 
 
 def final_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
-    """One row per run: its description (with its `status`) and its metrics after the last epoch (NaN for a run
-    that completed none)."""
-    return pd.DataFrame([{**describe(r), **r.final} for r in results])
+    """One row per run: its description (with its `status`) and its metrics after the last epoch; NaN for a run
+    that diverged (its last completed epoch is not where it ended) or completed no epoch."""
+    return pd.DataFrame([{**describe(r), **r.final, **({k: float("nan") for k in r.final if k != "epoch"}
+                                                         if r.diverged else {})} for r in results])
