@@ -111,7 +111,7 @@ def train_together(
     device = torch.device(device) if device is not None else default_device()
     dataset = (dataset or data_mod.load(first.dataset, pixels=True)).to(device)
     speedups = Speedups.choose(device, dataset, 0)  # no compiling, no channels-last: vmap brings its own layout
-    speedups = replace(speedups, channels_last=False, fused_optimizer=True)
+    speedups = replace(speedups, channels_last=False)
     stepper = GroupStepper(configs, device, speedups)
     return fit(stepper, configs, dataset, speedups, progress=progress, state=state,
                desc=f"{first.label} x{len(configs)} seeds")

@@ -268,7 +268,7 @@ def group_seconds(dataset: data.Dataset, depth: int, seeds: int, device: torch.d
     group = [train.TrainConfig(dataset.name, depth, batch_size=batch, augment=True, seed=s,
                                trained_with=tuple(range(seeds))) for s in range(seeds)]
     alone = [train.Stepper(replace(c, trained_with=()), device, fast) for c in group]
-    together = batched.GroupStepper(group, device, replace(fast, channels_last=False, fused_optimizer=True))
+    together = batched.GroupStepper(group, device, replace(fast, channels_last=False))
     generator = torch.Generator().manual_seed(0)
 
     def batch_of_images():

@@ -57,9 +57,10 @@ class Speedups:
         compile_ = steps >= COMPILE_MIN_STEPS and not short_paths
         if "RESBOOK_COMPILE" in os.environ:
             compile_ = os.environ["RESBOOK_COMPILE"] == "1" and not short_paths
-        # the fused SGD kernel cannot take parameters without a momentum buffer, which short-path training
-        # leaves on the branches it skipped in the first step
-        return cls(channels_last=images, compile=compile_, fused_optimizer=not short_paths,
+        # the fused SGD kernel on GPUs only: on this CPU it made a ResNet-20 step slower (compiled: 416 ms with it,
+        # 324 ms with the default multi-tensor SGD, batch 128, measured side by side 2026-12-03); and it cannot
+        # take parameters without a momentum buffer, which short-path training leaves on the branches it skipped
+        return cls(channels_last=images, compile=compile_, fused_optimizer=cuda and not short_paths,
                    bf16=cuda and torch.cuda.is_bf16_supported(),
                    # CUDA graphs: the book's nets are small enough that kernel launches, not arithmetic,
                    # bound a GPU step (measured on an H200: 33.5k vs 16.5k img/s for ResNet-20)
