@@ -15,13 +15,16 @@ OUT = book.ROOT / "_build" / "executed" / "ci"
 
 # Regression pins, not evidence: claims that hold at the ci scale (digits, depths 8 and 56, seed 0, and Chapter 1's
 # Fashion-MNIST slice; the interval is the bootstrap over that run's examples) with room to spare. A claim is
-# pinned only when its interval's near end clears the threshold by at least a quarter of the interval's width
-# (measured on an AMD EPYC, 2026-12-03): a fresh clone on another CPU rounds differently, which moves a trained
-# net about as much as another seed would, and a pin at its threshold then flips (architectures_align did:
-# 0.88 [0.76, 0.92] against "> 0.8"). Left out for that reason: responses_smaller [digits] (1.56 [1.24, 1.92]
-# against > 1.1), highway_worse (+3.6 [+1.1, +6.1] against > +1.0), sharing_naive_fails (+3.9 [+1.1, +6.4]
-# against > +1.0). Every claim's decision is unit-tested on constructed inputs for every outcome (the chapter
-# test files); the chapters' tables report the unpinned ones as they come.
+# pinned only when, in two trainings that differ only in rounding, its interval's near end clears the threshold
+# by at least a quarter of the interval's width. Rounding moves a trained net about as much as another seed
+# would: a fresh clone on another CPU rounds differently, and so does another SGD kernel. Measured on an AMD
+# EPYC, 2026-12-03, with fused SGD and with the default multi-tensor SGD: architectures_align went from
+# 0.88 [0.76, 0.92] to 0.96 [0.88, 0.96] (against > 0.8), drop_first_blocks from +20.7 [+18.1, +23.3] to
+# +7.6 [+5.2, +10.0] pts (> +5), unroll_scaled from -0.43 [-0.54, -0.31] to -0.07 [-0.46, +0.09] (< -0.05);
+# responses_smaller [digits], highway_worse and sharing_naive_fails cleared theirs by 0.1 to 0.14; and
+# responses_smaller [fashion_slice] is not measured once the plain-56 it needs did not train. None of these is
+# pinned. Every claim's decision is unit-tested on constructed inputs for every outcome (the chapter test
+# files); the chapters' tables report the unpinned ones as they come.
 EXPECTED = {
     "01_plain_vs_residual": {
         "degradation [digits]": "holds",
@@ -29,7 +32,6 @@ EXPECTED = {
         # the Fashion-MNIST slice at ci: depths 8 and 56, 3 epochs (48 steps)
         "degradation [fashion_slice]": "holds",
         "residual_beats_plain [fashion_slice]": "holds",
-        "responses_smaller [fashion_slice]": "holds",
     },
     "02_unravelled_view": {
         "lesion_plain [digits]": "holds",
@@ -39,10 +41,8 @@ EXPECTED = {
     "03_iterative_refinement": {
         "alignment_negative [digits]": "holds",
         "alignment_higher [digits]": "holds",
-        "drop_first_blocks [digits]": "holds",
         "intermediate_accuracy [digits]": "holds",
         "borderline_corrected [digits]": "holds",
-        "unroll_scaled [digits]": "holds",
     },
     "04_block_sharing": {},  # no claim clears its threshold with room to spare at ci
 }
