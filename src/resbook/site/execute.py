@@ -84,15 +84,16 @@ def _scorecard(rows_by_chapter: dict[str, list[dict]]) -> str:
     """A Markdown table of every recorded claim, chapter by chapter, with the count of each outcome."""
     from ..claims import OUTCOMES
 
-    lines = ["| ch. | claim | ours (95 % interval) | needs | control | failed runs | outcome | data |",
+    # what a reader scans for first (the outcome, on which data) before the numbers, which may run off a narrow page
+    lines = ["| ch. | claim | data | outcome | ours (95 % interval) | needs | control | failed runs |",
              "|---|---|---|---|---|---|---|---|"]
     for chapter, rows in rows_by_chapter.items():
         link = f"[{chapter[:2]}]({chapter}.ipynb)"
         for r in rows:
             outcome = f"**{r['outcome']}**" if r["outcome"] != "inconclusive" else r["outcome"]
             # "failed runs": absent from rows recorded before verdicts carried it
-            cells = [link, r["claim"], r["ours (95 % interval)"], r["needs"], r["control"], r.get("failed runs", "-"),
-                     outcome, r["data"]]
+            cells = [link, r["claim"], r["data"], outcome, r["ours (95 % interval)"], r["needs"], r["control"],
+                     r.get("failed runs", "-")]
             lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     rows = [r for rows in rows_by_chapter.values() for r in rows]
     counts = ", ".join(f"{sum(r['outcome'] == o for r in rows)} {o}" for o in OUTCOMES)
