@@ -346,7 +346,8 @@ def test_table1_analogue_shows_the_mean_and_interval_over_seeds_beside_the_paper
     assert table["paper train / test (params)"].iloc[3] == "0.63 / 6.62 % (570k)"
     # errors 2, 4, 6 %: mean 4 %, t interval 4 ± 4.303 * 2 / sqrt(3)
     assert table["test error"].iloc[0] == "4.0 % [-1.0, 9.0]"
-    assert table["test error"].iloc[1] == "20.0 % [20.0, 20.0]" and set(table.seeds) == {3}
+    # three equal seeds keep their own measurement noise (20 of 100 wrong: bootstrap sd 4 points) as the floor
+    assert table["test error"].iloc[1] == "20.0 % [10.2, 29.8]" and set(table.seeds) == {3}
 
 
 # ---- the probes, on real (untrained) nets and any seeds

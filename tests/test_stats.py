@@ -68,3 +68,31 @@ def test_a_controlled_claim_decides_on_trained_minus_untrained():
 def test_nothing_measured_is_inconclusive():
     v = check(claim(Direction.ABOVE, 0.0), "d", [], detail="no plain net trained")
     assert v.outcome == "inconclusive" and v.row("ci")["detail"] == "no plain net trained"
+
+
+def test_equal_seeds_keep_their_own_measurement_noise():
+    """Issue 20: three seeds with the same value gave a zero-width interval; each seed's bootstrap is its floor."""
+    rng = np.random.default_rng(0)
+    noisy = [stats.Measurement(0.003, 0.003 + rng.normal(0, 0.004, 1000)) for _ in range(3)]
+    est = stats.estimate(noisy)
+    assert est.hi - est.lo > 0.01 and "within-seed" in est.method
+    spread = stats.estimate(seeds(1.0, 1.1, 0.9))  # replicates without spread: the seeds' spread decides
+    assert spread.method == "t over 3 seeds"
+
+
+def test_about_the_same_is_two_one_sided_tests_at_five_percent():
+    """The 90 % interval inside the margin: holds where a 95 % interval would still cross it."""
+    values = (-0.002, 0.004, 0.008, 0.014)  # mean 0.006, sd 0.0067: 90 % to 0.0139, 95 % to 0.0167
+    c = claim(Direction.WITHIN, 0.015)
+    assert check(c, "d", seeds(*values)).outcome == "holds"
+    est95 = stats.estimate(seeds(*values))
+    assert est95.hi > 0.015  # the 95 % interval would have left it inconclusive
+    assert "90 % interval" in check(c, "d", seeds(*values)).estimate.method
+
+
+def test_an_equivalence_claim_says_how_many_seeds_it_would_need():
+    assert stats.seeds_to_hold(0.0, 0.01) == 2
+    assert stats.seeds_to_hold(0.01, 0.01) == 5  # t(0.95, 4) 0.01 / sqrt(5) = 0.0095 < 0.01; 4 seeds: 0.0118
+    assert stats.seeds_to_hold(1.0, 0.001) is None
+    v = check(claim(Direction.WITHIN, 0.01), "d", seeds(0.0, 0.02, -0.02))
+    assert "could hold from" in v.detail

@@ -7,6 +7,8 @@ untrained. `check` turns one `stats.Measurement` per seed into a `Verdict` with 
 - contradicted: the interval excludes the paper's claim (the effect is surely smaller than that, or
   opposite; for an "about the same" claim, surely larger than the margin);
 - inconclusive: neither.
+"About the same" claims are two one-sided tests at 5 % each: their interval is the 90 % one (`stats`), and
+their detail says from how many seeds on they could hold at the measured seed-to-seed spread.
 With a control, the decision is made on the trained net's statistic minus (or over) the control's, seed
 by seed. Every verdict also says which of the runs behind it failed (`failed`: did not train or diverged, as
 `run_status` classifies them, net by net with their seeds); which runs count is the chapter's rule, next to each
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import record
-from .stats import Estimate, Measurement, estimate
+from .stats import EQUIVALENCE_LEVEL, LEVEL, Estimate, Measurement, estimate, seeds_to_hold
 
 OUTCOMES = ("holds", "contradicted", "inconclusive")
 
@@ -156,13 +158,28 @@ def check(claim: Claim, dataset: str, trained: Sequence[Measurement],
     the runs behind it that did not train or diverged (`Verdict.failed`)."""
     if not trained:
         return Verdict(claim, dataset, None, detail=detail or "nothing to measure at this profile", failed=failed)
+    level = EQUIVALENCE_LEVEL if claim.direction == Direction.WITHIN else LEVEL
     if not claim.control:
-        return Verdict(claim, dataset, estimate(trained), detail=detail, failed=failed)
+        decided = list(trained)
+        return Verdict(claim, dataset, estimate(decided, level), detail=_with_power(claim, decided, detail),
+                       failed=failed)
     if untrained is None or len(untrained) != len(trained):
         raise ValueError(f"{claim.key}: a controlled claim needs one untrained measurement per seed")
-    combined = [t - u if claim.versus_control == "difference" else t / u
-                for t, u in zip(trained, untrained, strict=True)]
-    return Verdict(claim, dataset, estimate(combined), estimate(trained), estimate(untrained), detail, failed)
+    decided = [t - u if claim.versus_control == "difference" else t / u
+               for t, u in zip(trained, untrained, strict=True)]
+    return Verdict(claim, dataset, estimate(decided, level), estimate(trained), estimate(untrained),
+                   _with_power(claim, decided, detail), failed)
+
+
+def _with_power(claim: Claim, decided: Sequence[Measurement], detail: str) -> str:
+    """For an "about the same" claim over seeds: the fewest seeds at which it could hold at this spread."""
+    if claim.direction != Direction.WITHIN or len(decided) < 2:
+        return detail
+    spread = float(np.std([m.value for m in decided], ddof=1))
+    n = seeds_to_hold(spread, claim.threshold)
+    power = (f"at this seed-to-seed spread ({claim.format(spread).lstrip('+')}) it could hold from "
+             f"{n} seeds on" if n else "at this spread no practical number of seeds could make it hold")
+    return f"{detail}; {power}" if detail else power
 
 
 @dataclass(frozen=True)

@@ -73,17 +73,53 @@ class Estimate:
         return Estimate(self.value * factor, self.lo * factor, self.hi * factor, self.seeds, self.method)
 
 
-def estimate(measurements: Sequence[Measurement]) -> Estimate:
-    """The mean over seeds with a 95 % interval: Student's t over seeds, or the bootstrap for a single seed."""
+def estimate(measurements: Sequence[Measurement], level: float = LEVEL) -> Estimate:
+    """The mean over seeds with an interval at `level`: Student's t over seeds, or the bootstrap for one seed.
+
+    Over seeds, the standard error is the larger of the seeds' spread and each seed's own measurement noise
+    (its bootstrap replicates): three seeds that happen to give the same value would otherwise claim a
+    zero-width interval, as if each were measured without error.
+    """
     if not measurements:
         raise ValueError("no measurements to estimate from")
     values = np.array([m.value for m in measurements], dtype=float)
     if len(values) == 1:
         reps = measurements[0].replicates
         reps = reps[np.isfinite(reps)]
-        lo, hi = np.quantile(reps, [(1 - LEVEL) / 2, (1 + LEVEL) / 2]) if len(reps) else (np.nan, np.nan)
-        return Estimate(float(values[0]), float(lo), float(hi), 1, "bootstrap, 1 seed")
+        lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2]) if len(reps) else (np.nan, np.nan)
+        return Estimate(float(values[0]), float(lo), float(hi), 1, "bootstrap, 1 seed" + _level(level))
+    n = len(values)
+    between = values.std(ddof=1) / np.sqrt(n)
+    within = np.sqrt(np.mean([_variance(m.replicates) for m in measurements]) / n)
+    floored = within > between
+    half = sp.t.ppf((1 + level) / 2, n - 1) * max(between, within)
     mean = values.mean()
-    half = sp.t.ppf((1 + LEVEL) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return Estimate(float(mean), float(mean - half), float(mean + half), len(values),
-                    f"t over {len(values)} seeds")
+    return Estimate(float(mean), float(mean - half), float(mean + half), n,
+                    f"t over {n} seeds" + (", within-seed noise as its floor" if floored else "") + _level(level))
+
+
+def _variance(replicates: np.ndarray) -> float:
+    finite = replicates[np.isfinite(replicates)]
+    return float(finite.var(ddof=1)) if len(finite) > 1 else 0.0
+
+
+def _level(level: float) -> str:
+    return "" if level == LEVEL else f", {level:.0%} interval"
+
+
+# "About the same" claims are equivalence tests: two one-sided tests at 5 % each, i.e. the 90 % interval
+# inside the margin (Schuirmann's TOST); a 95 % interval there would test at 2.5 % a side
+EQUIVALENCE_LEVEL = 0.90
+
+
+def seeds_to_hold(spread: float, margin: float, level: float = EQUIVALENCE_LEVEL, most: int = 1000) -> int | None:
+    """The fewest seeds at which an equivalence claim with this seed-to-seed standard deviation could hold,
+    were its mean exactly 0: Student's t half-width below the margin. None if not within `most` seeds."""
+    if margin <= 0:
+        return None
+    if spread <= 0:
+        return 2
+    for n in range(2, most + 1):
+        if sp.t.ppf((1 + level) / 2, n - 1) * spread / np.sqrt(n) < margin:
+            return n
+    return None

@@ -98,7 +98,11 @@ def _scorecard(rows_by_chapter: dict[str, list[dict]]) -> str:
     rows = [r for rows in rows_by_chapter.values() for r in rows]
     counts = ", ".join(f"{sum(r['outcome'] == o for r in rows)} {o}" for o in OUTCOMES)
     profiles = sorted({r["profile"] for r in rows})
-    return (f"**{len(rows)} checks at the `{'`, `'.join(profiles)}` profile: {counts}.**\n\n"
+    # a directional claim errs by chance at most 2.5 % of the time (one end of a 95 % interval); an "about the
+    # same" claim at most 5 % (two one-sided tests on a 90 % interval)
+    chance = sum(0.05 if r["needs"].startswith("within") else 0.025 for r in rows)
+    return (f"**{len(rows)} checks at the `{'`, `'.join(profiles)}` profile: {counts}.** Decided at these error "
+            f"rates, chance alone would give about {chance:.1f} false decisions among them.\n\n"
             + "\n".join(lines) + "\n")
 
 
