@@ -140,3 +140,13 @@ def test_a_diverged_runs_final_metrics_are_not_its_last_completed_epoch():
     frame = runs.final_frame([_ended(0.1), _ended(0.1, diverged=d)])
     assert list(frame.status) == [run_status.TRAINED, run_status.DIVERGED]
     assert frame.train_err.iloc[0] == 0.1 and frame.train_err.isna().iloc[1] and frame.test_err.isna().iloc[1]
+
+
+def test_a_step_whose_every_run_diverged_stops_with_the_fix():
+    """Outside review: a chapter whose runs all diverged (e.g. an lr override of 1000) crashed on empty frames;
+    it now stops at its first probe with what to change, and a frame of such runs still has its columns."""
+    lost = [_result(0, [], LOST), _result(1, [], LOST)]
+    assert {"train_err", "test_err"} <= set(runs.history_frame(lost).columns)
+    with pytest.raises(run_status.AllDiverged, match='every run diverged.*Lower the learning rate .*"lr"'):
+        run_status.probed(lost, "responses")
+    assert len(run_status.probed([*lost, _result(2, [0.5, 0.1])], "responses")) == 1

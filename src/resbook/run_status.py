@@ -143,4 +143,14 @@ def probed(results: Iterable[TrainResult], step: str) -> list[TrainResult]:
     left = [r for r in results if status(r) == DIVERGED]
     if left:
         print(f"{step}: not probed, diverged (NaN weights): {describe_failures(left)}")
+    if results and len(left) == len(results):
+        first = next(r for r in left if r.diverged)
+        raise AllDiverged(f"{step}: every run diverged, so there is nothing to measure ({describe_failures(left)}; "
+                          f"e.g. {first.config.label} seed {first.config.seed}: diverged at step "
+                          f"{first.diverged['step']} at lr {first.diverged['lr']:g}). Lower the learning rate "
+                          f"(the profile's \"lr\" override), then run the chapter again.")
     return [r for r in results if status(r) != DIVERGED]
+
+
+class AllDiverged(RuntimeError):
+    """Every run a probe step needs diverged: the chapter cannot go on, and says which override to change."""

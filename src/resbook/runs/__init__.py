@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .. import batched, durable, run_status
 from ..profiles import Profile
 from ..resources import available_memory_bytes, usable_cpus
-from ..train import TrainConfig, TrainResult, config_for, describe_divergence, train
+from ..train import HISTORY_KEYS, TrainConfig, TrainResult, config_for, describe_divergence, train
 from .cache import RunCache
 
 
@@ -190,7 +190,8 @@ def describe(result: TrainResult) -> dict:
 def history_frame(results: Sequence[TrainResult]) -> pd.DataFrame:
     """One row per run and epoch: the run's description plus that epoch's metrics. A run that completed no
     epoch (it diverged in its first) keeps one row, epoch 0 with NaN metrics, so that the frame still shows it."""
-    frames = [pd.DataFrame(r.history if any(r.history.values()) else {"epoch": [0]}).assign(**describe(r))
+    empty = {key: [float("nan")] for key in HISTORY_KEYS} | {"epoch": [0]}
+    frames = [pd.DataFrame(r.history if any(r.history.values()) else empty).assign(**describe(r))
               for r in results]
     return pd.concat(frames, ignore_index=True)
 
