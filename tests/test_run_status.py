@@ -148,5 +148,5 @@ def test_a_step_whose_every_run_diverged_stops_with_the_fix():
     lost = [_result(0, [], LOST), _result(1, [], LOST)]
     assert {"train_err", "test_err"} <= set(runs.history_frame(lost).columns)
     with pytest.raises(run_status.AllDiverged, match='every run diverged.*Lower the learning rate .*"lr"'):
-        run_status.probed(lost, "responses")
+        run_status.probed(lost, "responses", stop_if_none=True)
     assert len(run_status.probed([*lost, _result(2, [0.5, 0.1])], "responses")) == 1

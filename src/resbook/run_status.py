@@ -135,7 +135,7 @@ def count(statuses: Mapping[str, Mapping[int, str]], learned: Collection[str] = 
 
 # ---- probes
 
-def probed(results: Iterable[TrainResult], step: str) -> list[TrainResult]:
+def probed(results: Iterable[TrainResult], step: str, *, stop_if_none: bool = False) -> list[TrainResult]:
     """The runs a probe may look at: all but the diverged ones, whose weights are NaN. Says (on stdout, so that
     a chapter's page shows it) which runs `step` leaves out. A run that did not train is probed: its responses
     are evidence too (He et al.'s Fig. 7 shows plain nets that train badly)."""
@@ -143,7 +143,7 @@ def probed(results: Iterable[TrainResult], step: str) -> list[TrainResult]:
     left = [r for r in results if status(r) == DIVERGED]
     if left:
         print(f"{step}: not probed, diverged (NaN weights): {describe_failures(left)}")
-    if results and len(left) == len(results):
+    if stop_if_none and results and len(left) == len(results):  # a step nothing after it can do without
         first = next(r for r in left if r.diverged)
         raise AllDiverged(f"{step}: every run diverged, so there is nothing to measure ({describe_failures(left)}; "
                           f"e.g. {first.config.label} seed {first.config.seed}: diverged at step "

@@ -104,7 +104,7 @@ def _variance(replicates: np.ndarray) -> float:
 
 
 def _level(level: float) -> str:
-    return "" if level == LEVEL else f", {level:.0%} interval"
+    return "" if level == LEVEL else f", {100 * level:.0f} % interval"
 
 
 # "About the same" claims are equivalence tests: two one-sided tests at 5 % each, i.e. the 90 % interval

@@ -120,7 +120,7 @@ def responses(results: list[TrainResult]) -> pd.DataFrame:
     A run that did not train is probed: He et al.'s Fig. 7 is about plain nets that train badly.
     """
     frames = []
-    for r in run_status.probed(results, "responses"):
+    for r in run_status.probed(results, "responses", stop_if_none=True):
         initial = replace(r, model=probes.untrained(r.config, data.load(r.config.dataset).train_x[:1000]))
         status = run_status.status(r)
         frames += [probes.response_frame([r]).assign(trained=True, status=status),
