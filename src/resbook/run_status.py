@@ -42,15 +42,6 @@ def learned(result: TrainResult) -> bool:
     return status(result) == TRAINED
 
 
-def failures(results: Iterable[TrainResult]) -> dict[str, list[int]]:
-    """Seeds of the runs that did not train or diverged, by status (empty lists when all trained)."""
-    found: dict[str, list[int]] = {DID_NOT_TRAIN: [], DIVERGED: []}
-    for r in results:
-        if (s := status(r)) != TRAINED:
-            found[s].append(r.config.seed)
-    return found
-
-
 def _seeds(seeds: list[int]) -> str:
     return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
