@@ -1,28 +1,35 @@
 """The claim machinery, shared by every chapter: a paper's claim, how it is tested, and our verdict on it.
 
-A `Claim` names its statistic, the direction the paper gives, the smallest effect that counts (with the
-reason for that size) and, where structure alone could produce the effect, a control: the same net
-untrained. `check` turns one `stats.Measurement` per seed into a `Verdict` with one of three outcomes:
-- holds: the 95 % interval clears the smallest effect in the paper's direction;
-- contradicted: the interval excludes the paper's claim (the effect is surely smaller than that, or
-  opposite; for an "about the same" claim, surely larger than the margin);
-- inconclusive: neither.
+A `Claim` names its statistic, the direction the paper gives, its neutral value (no effect at all: 0 for a
+difference, 1 for a ratio) and the smallest effect that counts, set by one of the book's `RULES` (`Basis`),
+never tuned on our runs. `check` turns one `stats.Measurement` per seed of the trained nets into a `Verdict`:
+- holds: the 95 % interval clears the smallest effect, in the paper's direction;
+- weaker: the interval lies wholly between the neutral value and the smallest effect: surely the paper's
+  direction, surely smaller than the paper's size (only where the size comes from the paper's numbers);
+- contradicted: the interval lies below the smallest effect and reaches the neutral value or beyond: the
+  effect is absent or opposite (for an "about the same" claim: surely further apart than the margin);
+- inconclusive: the interval contains the smallest effect;
+- not testable here: nothing to measure (a floor or a ceiling, no net that trained), with its reason; left out
+  of the tallies.
 "About the same" claims are two one-sided tests at 5 % each: their interval is the 90 % one (`stats`), and
 their detail says from how many seeds on they could hold at the measured seed-to-seed spread.
-With a control, the decision is made on the trained net's statistic minus (or over) the control's, seed
-by seed. Every verdict also says which of the runs behind it failed (`failed`: did not train or diverged, as
-`run_status` classifies them, net by net with their seeds); which runs count is the chapter's rule, next to each
-claim, through `run_status.count`. Arithmetic facts (parameter counts, path counts) are `Fact`s: shown, never
-counted as claims.
-Each chapter module declares its own claims; this module holds no chapter's logic. The bookkeeping from a
-chapter's frames to one measurement per seed is shared too, in `per_seed`.
+Where the architecture alone could produce an effect, the claim names a control (the same nets untrained) and
+its verdict carries a second one, `learned`: the book's own question "is it learned?", the trained statistic
+minus (or over) the untrained one seed by seed, decided against no effect. It is a row of its own, marked as
+the book's question, and never changes the paper's row. Claims no paper makes (`asks="book"`) stay out of
+the papers' tallies too.
+Every verdict also says which of the runs behind it failed (`failed`: did not train or diverged, as
+`run_status` classifies them); which runs count is the chapter's rule, next to each claim, through
+`run_status.count`. Arithmetic facts (parameter counts, path counts) are `Fact`s: shown, never counted.
+Each chapter module declares its own claims; this module holds no chapter's logic.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -30,13 +37,53 @@ import pandas as pd
 from . import record
 from .stats import EQUIVALENCE_LEVEL, LEVEL, Estimate, Measurement, estimate, seeds_to_hold
 
-OUTCOMES = ("holds", "contradicted", "inconclusive")
+OUTCOMES = ("holds", "weaker", "contradicted", "inconclusive", "not testable here")
+DECIDED = ("holds", "weaker", "contradicted")
+UNTESTABLE = "not testable here"
 
 
 class Direction(str, enum.Enum):
     ABOVE = "above"  # the paper's effect is a statistic above `threshold`
     BELOW = "below"  # ... below `threshold`
     WITHIN = "within"  # "about the same": the statistic lies within ± `threshold` (an equivalence test)
+
+
+class Basis(str, enum.Enum):
+    """Where a claim's smallest effect comes from: one of the book's three rules, or (rarely, said why) its own."""
+
+    PAPER = "paper"
+    DIRECTION = "direction"
+    SAME = "same"
+    BOOK = "book"
+
+
+# "About the same": twice the 0.5-point gap He et al. call marginal (Table 3: ResNet-34 top-1 25.03 % with
+# option A, 24.52 % with B)
+SAME_MARGIN = 0.01
+
+RULES = {
+    Basis.PAPER: "the paper reports a size: half of it counts (halfway from the neutral value to the paper's "
+                 "number, cited with the claim)",
+    Basis.DIRECTION: "the paper states a direction but no number we could check: any effect surely in that "
+                     "direction counts (the smallest effect is the neutral value), except that a difference of "
+                     "error rates must exceed the 1-point margin of the next rule, within which two errors are "
+                     "about the same",
+    Basis.SAME: "the paper says two results are about the same (or one barely changes): within ± 1 point, twice "
+                "the 0.5-point gap He et al. call marginal (Table 3)",
+    Basis.BOOK: "the book's own size, where none of the rules applies: the reason says why",
+}
+
+
+def rule_threshold(basis: Basis, neutral: float, paper_value: float | None, points: bool = False,
+                   sign: int = 1) -> float | None:
+    """The smallest effect a rule gives (None for the book's own); `sign`: -1 for a claim of a fall."""
+    if basis == Basis.PAPER:
+        return neutral + (paper_value - neutral) / 2
+    if basis == Basis.DIRECTION:
+        return neutral + sign * SAME_MARGIN if points else neutral
+    if basis == Basis.SAME:
+        return SAME_MARGIN
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,11 +95,29 @@ class Claim:
     paper: str  # what the paper reports, as text
     statistic: str  # what we measure, per seed, in words (with its unit)
     direction: Direction
-    threshold: float  # the smallest effect that counts, in the statistic's unit (a margin for WITHIN)
-    reason: str  # one line: why that size
+    threshold: float  # the smallest effect that counts, in the statistic's unit (a margin for WITHIN): by `basis`
+    reason: str  # one line: the paper's numbers behind it, or why the rule applies
     points: bool = False  # the statistic is a difference of rates: shown in percentage points
-    control: str = ""  # the untrained control, if the decision subtracts one ("" when none applies)
+    control: str = ""  # the untrained control of the "is it learned?" row ("" when none applies)
     versus_control: str = "difference"  # how trained and control combine: "difference" or "ratio"
+    basis: Basis = Basis.DIRECTION
+    neutral: float = 0.0  # the statistic's value with no effect at all (1 for a ratio)
+    paper_value: float | None = None  # the paper's own size of the effect, in our statistic's unit (Basis.PAPER)
+    asks: str = "paper"  # "paper": a paper's claim; "book": the book's own question (out of the papers' tallies)
+
+    def __post_init__(self):
+        if self.asks not in ("paper", "book"):
+            raise ValueError(f"{self.key}: asks is 'paper' or 'book', not {self.asks!r}")
+        if (self.basis == Basis.PAPER) != (self.paper_value is not None):
+            raise ValueError(f"{self.key}: a paper_value goes with Basis.PAPER, and only there")
+        expected = rule_threshold(self.basis, self.neutral, self.paper_value, self.points,
+                                  -1 if self.direction == Direction.BELOW else 1)
+        if self.basis == Basis.SAME and self.direction != Direction.WITHIN:
+            expected_neutral = SAME_MARGIN  # "barely changes": one-sided, no weaker zone
+            if not math.isclose(self.neutral, expected_neutral):
+                raise ValueError(f"{self.key}: a one-sided 'about the same' claim has its margin as neutral value")
+        if expected is not None and not math.isclose(self.threshold, expected, abs_tol=1e-12):
+            raise ValueError(f"{self.key}: its rule ({self.basis.value}) gives {expected:.6g}, not {self.threshold}")
 
     def needs(self) -> str:
         t = self.format(self.threshold)
@@ -67,17 +132,39 @@ class Claim:
         return f"{value:.3g}"
 
     def outcome(self, est: Estimate | None) -> str:
-        """holds, contradicted or inconclusive, from the interval of `est` (None: not measurable here)."""
-        if est is None or not (np.isfinite(est.lo) and np.isfinite(est.hi)):
+        """The outcome of `est`'s interval (None: nothing measured, not testable here)."""
+        if est is None:
+            return UNTESTABLE
+        if not (np.isfinite(est.lo) and np.isfinite(est.hi)):
             return "inconclusive"
-        t = self.threshold
-        if self.direction == Direction.ABOVE:
-            return "holds" if est.lo > t else "contradicted" if est.hi < t else "inconclusive"
-        if self.direction == Direction.BELOW:
-            return "holds" if est.hi < t else "contradicted" if est.lo > t else "inconclusive"
-        if -t < est.lo and est.hi < t:
+        t, z = self.threshold, self.neutral
+        if self.direction == Direction.WITHIN:
+            if -t < est.lo and est.hi < t:
+                return "holds"
+            return "contradicted" if est.lo > t or est.hi < -t else "inconclusive"
+        sign = 1 if self.direction == Direction.ABOVE else -1  # read a BELOW claim as ABOVE on -statistic
+        lo, hi = (est.lo, est.hi) if sign > 0 else (-est.hi, -est.lo)
+        t, z = sign * t, sign * z
+        if lo > t:
             return "holds"
-        return "contradicted" if est.lo > t or est.hi < -t else "inconclusive"
+        if hi < t:
+            return "weaker" if lo > z else "contradicted"
+        return "inconclusive"
+
+    def learned(self) -> Claim:
+        """The book's question "is it learned?": the trained net shows surely more of the effect than the same
+        net untrained (trained minus, or over, untrained, seed by seed, against no difference)."""
+        neutral = 1.0 if self.versus_control == "ratio" else 0.0
+        points = self.points and self.versus_control == "difference"
+        direction = Direction.BELOW if self.direction == Direction.BELOW else Direction.ABOVE
+        threshold = rule_threshold(Basis.DIRECTION, neutral, None, points, -1 if direction == Direction.BELOW else 1)
+        join = "minus" if self.versus_control == "difference" else "over"
+        return replace(self, key=f"{self.key}:learned", text=f"Is it learned? {self.text}: more so trained than "
+                       f"untrained", statistic=f"{self.statistic}, trained {join} {self.control}",
+                       direction=direction, threshold=threshold, neutral=neutral, points=points,
+                       basis=Basis.DIRECTION, paper_value=None, asks="book",
+                       reason="the book's question, not the paper's: any effect beyond the untrained nets' counts",
+                       control="")
 
 
 def declare(*claims: Claim) -> dict[str, Claim]:
@@ -88,17 +175,24 @@ def declare(*claims: Claim) -> dict[str, Claim]:
     return {c.key: c for c in claims}
 
 
+def setting(dataset: str) -> str:
+    """How close to the paper a verdict was measured: the papers' own data, or a stand-in for it."""
+    return "paper's data (CIFAR-10)" if dataset == "cifar10" else f"stand-in: {dataset}"
+
+
 @dataclass(frozen=True)
 class Verdict:
     claim: Claim
     dataset: str
-    estimate: Estimate | None  # the statistic decided on (trained vs control where a control applies)
-    trained: Estimate | None = None  # with a control: the trained net's own statistic ...
+    estimate: Estimate | None  # the trained nets' statistic (None: nothing to measure)
+    trained: Estimate | None = None  # a learned row: the trained net's own statistic ...
     untrained: Estimate | None = None  # ... and the untrained control's
     detail: str = ""  # what else a reader needs, e.g. the error rates behind a difference
     # the runs behind the verdict that did not train or diverged, net by net ("plain-56: seeds 1, 2 did not
     # train"; `run_status.summary`), "" when all trained: shown whether or not the claim counted them
     failed: str = ""
+    untestable: str = ""  # why nothing can be decided here (a floor, a ceiling), "" when it can
+    learned: Verdict | None = field(default=None, compare=False)  # the "is it learned?" row, with a control
 
     @property
     def key(self) -> str:
@@ -106,7 +200,7 @@ class Verdict:
 
     @property
     def outcome(self) -> str:
-        return self.claim.outcome(self.estimate)
+        return UNTESTABLE if self.untestable else self.claim.outcome(self.estimate)
 
     def _interval(self, est: Estimate | None) -> str:
         if est is None:
@@ -117,58 +211,78 @@ class Verdict:
     def why(self) -> str:
         """Why this verdict is not "holds", from its own numbers: where the interval lies and how it was made."""
         c, est = self.claim, self.estimate
-        if est is None:
-            return f"not measured ({self.detail})" if self.detail else "not measured"
+        if self.outcome == UNTESTABLE:
+            return f"not testable here: {self.untestable or self.detail or 'nothing to measure'}"
         interval = f"[{c.format(est.lo)}, {c.format(est.hi)}]"
+        if self.outcome == "weaker":
+            return (f"its interval {interval} is surely in the paper's direction (beyond {c.format(c.neutral)}) but "
+                    f"surely short of the smallest size that counts ({c.needs()})")
         if self.outcome == "contradicted":
-            why = f"its interval {interval} excludes what the claim needs ({c.needs()})"
-            if c.control:
-                neutral = 1.0 if c.versus_control == "ratio" else 0.0
-                why += (": the untrained control shows more of the effect than the trained net" if est.hi < neutral
-                        else ": training adds less than that to what the untrained control shows")
-            return why
+            if c.direction == Direction.WITHIN:
+                return f"its interval {interval} lies outside the margin ({c.needs()})"
+            return (f"its interval {interval} excludes what the claim needs ({c.needs()}) and reaches no effect "
+                    f"({c.format(c.neutral)}) or the opposite")
         why = f"its interval {interval} contains the threshold (needs {c.needs()})"
         return why + (f"; Student's t over only {est.seeds} seeds makes a wide interval" if est.seeds > 1 else "")
 
     def row(self, profile: str) -> dict:
-        c = self.claim
-        control = ""
-        if c.control:
-            control = f"trained {self._interval(self.trained)}; untrained {self._interval(self.untrained)}"
+        """Everything the chapter table, the scorecard and its forest plot show of this verdict."""
+        c, est = self.claim, self.estimate
+        detail = self.detail
+        if self.trained is not None:
+            detail = "; ".join(filter(None, [f"trained {self._interval(self.trained)}, untrained "
+                                             f"{self._interval(self.untrained)}", detail]))
         return {
+            "key": c.key,
             "claim": c.text,
+            "asks": "paper" if c.asks == "paper" else "book's question",
             "paper": f"{c.paper} ({c.where})",
-            "statistic": c.statistic + (f" (trained {'minus' if c.versus_control == 'difference' else 'over'} "
-                                        "untrained)" if c.control else ""),
-            "ours (95 % interval)": self._interval(self.estimate)
-                                    + (f", {self.estimate.method}" if self.estimate else ""),
-            "needs": f"{c.needs()}: {c.reason}",
-            "control": control or "-",
-            "detail": self.detail or "-",
+            "statistic": c.statistic,
+            "ours (95 % interval)": self._interval(est) + (f", {est.method}" if est else ""),
+            "needs": c.needs(),
+            "why that size": f"{RULE_NAMES[c.basis]}: {c.reason}",
+            "detail": "; ".join(filter(None, [self.untestable, detail])) or "-",
             "failed runs": self.failed or "-",
             "outcome": self.outcome,
             "data": self.dataset,
+            "setting": setting(self.dataset),
             "profile": profile,
+            # numbers for the forest plot
+            "value": est.value if est else None, "lo": est.lo if est else None, "hi": est.hi if est else None,
+            "threshold": c.threshold, "neutral": c.neutral, "direction": c.direction.value, "points": c.points,
         }
 
 
+RULE_NAMES = {Basis.PAPER: "half the paper's size", Basis.DIRECTION: "direction only",
+              Basis.SAME: "about the same", Basis.BOOK: "the book's own"}
+
+
 def check(claim: Claim, dataset: str, trained: Sequence[Measurement],
-          untrained: Sequence[Measurement] | None = None, detail: str = "", failed: str = "") -> Verdict:
-    """The verdict on `claim` from one measurement per seed (and per seed of the untrained control); `failed`:
-    the runs behind it that did not train or diverged (`Verdict.failed`)."""
+          untrained: Sequence[Measurement] | None = None, detail: str = "", failed: str = "",
+          untestable: str = "") -> Verdict:
+    """The verdict on `claim` from one measurement per seed of the trained nets (and, for its "is it learned?"
+    row, per seed of the untrained control); `failed`: the runs behind it that did not train or diverged;
+    `untestable`: why this claim cannot be decided here (a floor or ceiling), which makes it not testable."""
     if not trained:
-        return Verdict(claim, dataset, None, detail=detail or "nothing to measure at this profile", failed=failed)
+        return Verdict(claim, dataset, None, detail=detail or "nothing to measure at this profile", failed=failed,
+                       untestable=untestable)
     level = EQUIVALENCE_LEVEL if claim.direction == Direction.WITHIN else LEVEL
+    verdict = Verdict(claim, dataset, estimate(list(trained), level), detail=_with_power(claim, trained, detail),
+                      failed=failed, untestable=untestable)
     if not claim.control:
-        decided = list(trained)
-        return Verdict(claim, dataset, estimate(decided, level), detail=_with_power(claim, decided, detail),
-                       failed=failed)
+        return verdict
     if untrained is None or len(untrained) != len(trained):
         raise ValueError(f"{claim.key}: a controlled claim needs one untrained measurement per seed")
-    decided = [t - u if claim.versus_control == "difference" else t / u
-               for t, u in zip(trained, untrained, strict=True)]
-    return Verdict(claim, dataset, estimate(decided, level), estimate(trained), estimate(untrained),
-                   _with_power(claim, decided, detail), failed)
+    versus = [t - u if claim.versus_control == "difference" else t / u
+              for t, u in zip(trained, untrained, strict=True)]
+    learned = Verdict(claim.learned(), dataset, estimate(versus), estimate(trained), estimate(untrained),
+                      failed=failed)
+    return replace(verdict, learned=learned)
+
+
+def rows_of(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """Each verdict followed by its "is it learned?" row, where it has one."""
+    return [r for v in verdicts for r in (v, v.learned) if r is not None]
 
 
 def _with_power(claim: Claim, decided: Sequence[Measurement], detail: str) -> str:
@@ -199,8 +313,13 @@ class Fact:
                 "matches": "yes" if self.matches else "NO"}
 
 
+# what a chapter's table shows; the recorded rows keep every field (the forest plot's numbers among them)
+SHOWN = ("claim", "outcome", "data", "ours (95 % interval)", "needs", "paper", "statistic", "why that size",
+         "detail", "failed runs")
+
+
 def table(verdicts: Sequence[Verdict], profile: str) -> pd.DataFrame:
-    return pd.DataFrame([v.row(profile) for v in verdicts])
+    return pd.DataFrame([v.row(profile) for v in rows_of(verdicts)])
 
 
 def facts_table(facts: Sequence[Fact]):
@@ -212,28 +331,41 @@ def report(verdicts: Sequence[Verdict], profile: str, chapter: str):
     """The claims table as a chapter shows it; also recorded for the book's scorecard page."""
     frame = table(verdicts, profile)
     record.claims(chapter, frame.to_dict("records"))
-    # the page says its profile once, above; the table keeps to what differs from row to row
-    return frame.drop(columns=["profile"]).style.hide(axis="index")
+    shown = frame[list(SHOWN)].copy()
+    shown["claim"] = [f"{c} *(the book's question)*" if a != "paper" else c
+                      for c, a in zip(frame["claim"], frame["asks"], strict=True)]
+    return shown.style.hide(axis="index")
+
+
+def counts(outcomes: Sequence[str]) -> str:
+    """"3 holds, 1 weaker, ..." over the decided and inconclusive outcomes, then the untestable apart."""
+    told = [f"{sum(o == k for o in outcomes)} {k}" for k in OUTCOMES if k != UNTESTABLE]
+    apart = sum(o == UNTESTABLE for o in outcomes)
+    return ", ".join(told) + (f" ({apart} not testable here, not counted)" if apart else "")
 
 
 def tally(verdicts: Sequence[Verdict]) -> str:
-    counts = {o: sum(v.outcome == o for v in verdicts) for o in OUTCOMES}
-    return ", ".join(f"{n} {o}" for o, n in counts.items())
+    """The papers' claims counted by outcome; the book's own questions apart."""
+    rows = rows_of(verdicts)
+    papers = [v.outcome for v in rows if v.claim.asks == "paper"]
+    book = [v.outcome for v in rows if v.claim.asks == "book"]
+    return f"the papers' claims: {counts(papers)}" + (f"; the book's questions: {counts(book)}" if book else "")
 
 
 def reading(verdicts: Sequence[Verdict], profile: str, likely_reasons: Mapping[str, str] | None = None) -> str:
-    """Markdown that says, from the verdicts themselves, which claims held, were contradicted or were
-    inconclusive; for each that did not hold, why (from its interval), and the chapter's likely reason at
-    small scale (`likely_reasons`, by claim key) where it has one."""
-    lines = [f"**At the `{profile}` profile: {tally(verdicts)}.**", ""]
+    """Markdown that says, from the verdicts themselves, which claims held, were weaker, contradicted,
+    inconclusive or not testable; for each that did not hold, why (from its interval), and the chapter's likely
+    reason at small scale (`likely_reasons`, by claim key) where it has one."""
+    rows = rows_of(verdicts)
+    lines = [f"**At the `{profile}` profile, {tally(verdicts)}.**", ""]
     for outcome in OUTCOMES:
-        chosen = [v for v in verdicts if v.outcome == outcome]
+        chosen = [v for v in rows if v.outcome == outcome]
         if chosen:
             items = "; ".join(f"{v.claim.text[0].lower()}{v.claim.text[1:]} ({v.dataset}: {v._interval(v.estimate)})"
                               for v in chosen)
-            lines.append(f"- *{outcome.capitalize()}*: {items}.")
+            lines.append(f"- *{outcome[0].upper()}{outcome[1:]}*: {items}.")
     reasons = likely_reasons or {}
-    for v in verdicts:
+    for v in rows:
         if v.outcome != "holds":
             reason = f" A likely reason: {reasons[v.key]}." if v.key in reasons else ""
             lines.append(f"- `{v.key}` [{v.dataset}] is {v.outcome}: {v.why()}.{reason}")
@@ -241,8 +373,8 @@ def reading(verdicts: Sequence[Verdict], profile: str, likely_reasons: Mapping[s
 
 
 def summary(verdicts: Sequence[Verdict]) -> str:
-    """One line per verdict, without numbers, so that it is stable across runs of a profile."""
-    return "\n".join(f"{v.key} [{v.dataset}]: {v.outcome}" for v in verdicts)
+    """One line per verdict (and learned row), without numbers, so that it is stable across runs of a profile."""
+    return "\n".join(f"{v.key} [{v.dataset}]: {v.outcome}" for v in rows_of(verdicts))
 
 
 def spearman(a, b) -> float:

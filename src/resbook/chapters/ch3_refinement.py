@@ -30,7 +30,7 @@ import seaborn as sns
 import torch
 
 from .. import data, per_seed, probes, run_status, runs
-from ..claims import Claim, Direction, Verdict, check, declare
+from ..claims import Basis, Claim, Direction, Verdict, check, declare
 from ..models import ResNet
 from ..papers import JASTRZEBSKI2018
 from ..plots import NET_COLOURS
@@ -55,62 +55,63 @@ CLAIMS = declare(
     Claim("alignment_negative", JASTRZEBSKI2018, "Fig. 4", "Blocks move features against the loss gradient",
           "cos(F_i(h_i), dL/dh_i) < 0 in every block",
           "share of non-downsampling blocks whose mean cos(F(h), dL/dh) over test examples is below 0",
-          Direction.ABOVE, 0.8, "negative in every block; 0.8 leaves room for blocks within noise of zero"),
+          Direction.ABOVE, 0.75, "Fig. 4: negative in every block (a share of 1); the neutral 0.5 is a random sign",
+          basis=Basis.PAPER, neutral=0.5, paper_value=1.0),
     Claim("alignment_higher", JASTRZEBSKI2018, "Fig. 4", "The alignment is strongest in the higher blocks",
           "most negative in the last stage (about -0.1 in the last block)",
           "mean cos over the last stage's blocks minus the mean over the first stage's (test examples)",
-          Direction.BELOW, -0.005, "about -0.1 in the last block vs near 0 early; half a hundredth counts"),
+          Direction.BELOW, -0.05, "Fig. 4: about -0.1 in the last block, near 0 in the first: -0.1",
+          basis=Basis.PAPER, paper_value=-0.1),
     Claim("norm_ratio", JASTRZEBSKI2018, "Fig. 2", "Early blocks change the features a lot, later blocks little",
           "||F(h)|| / ||h|| up to about 2 in the first blocks, small in the higher blocks",
           "mean ||F(h)||/||h|| of the first quarter of blocks over that of the last quarter (test examples)",
-          Direction.ABOVE, 1.5, "an untrained net already has much of this contrast, so training must "
-          "sharpen it by half again", control=UNTRAINED, versus_control="ratio"),
+          Direction.ABOVE, 1.0, "Fig. 2 shows the fall without a number for its contrast", neutral=1.0,
+          control=UNTRAINED, versus_control="ratio"),
     Claim("drop_first_blocks", JASTRZEBSKI2018, "Fig. 3", "Dropping a block hurts most at the start of a stage",
           "catastrophic for the first blocks of a stage, minor for higher blocks",
           "mean rise in test error when a first-of-stage block is dropped minus the mean rise for the others",
-          Direction.ABOVE, 0.05, "catastrophic vs minor; 5 points beyond the untrained net", points=True,
+          Direction.ABOVE, 0.01, "\"catastrophic\" and \"minor\" are words, not numbers", points=True,
           control=UNTRAINED + "; an untrained net sits near chance with or without a block, so this control "
                               "rules out little (its error is in the detail column)"),
     Claim("intermediate_accuracy", JASTRZEBSKI2018, "Fig. 5", "Accuracy rises block by block in the last stage",
           "the final classifier applied after each block: gradual rise",
           "test accuracy with the head read after the last block minus after the first block of the last stage",
-          Direction.ABOVE, 0.05, "a gradual rise across the stage, which Fig. 5 shows on trained nets only; an "
-          "untrained net's read-outs also rise, so training must add 5 points beyond that", points=True,
-          control=UNTRAINED),
+          Direction.ABOVE, 0.01, "Fig. 5 shows the rise; we read no number off it", points=True, control=UNTRAINED),
     Claim("borderline_corrected", JASTRZEBSKI2018, "Fig. 6", "The next block corrects borderline examples",
           "many borderline examples are corrected, few broken",
           "(corrected minus broken by the next block) per borderline case, summed over the last stage "
           "(units: borderline test examples)",
-          Direction.ABOVE, 0.05, "many corrected, few broken: a net 5 % of the borderline cases", points=True),
+          Direction.ABOVE, 0.01, "\"many corrected, few broken\": more corrected than broken", points=True),
     Claim("unroll_naive", JASTRZEBSKI2018, "Sec. 4.4", "Unrolling the last block naively blows up the features",
           "activations explode when the block is applied 20 more times",
           "log10 of the mean activation norm after 20 naive extra steps over before (test examples)",
-          Direction.ABOVE, 0.3, "the paper says the activations explode; for that to be the trained block's doing, "
-          "they must grow at least twice as much as through the untrained block (log10 2 = 0.3)",
-          control=UNTRAINED),
+          Direction.ABOVE, 0.0, "the paper says the activations explode, with no number", control=UNTRAINED),
     Claim("unroll_scaled", JASTRZEBSKI2018, "Fig. 7", "Scaled unrolling lowers the training loss",
           "train loss 0.0012 to 0.001 after 20 extra steps",
           "relative change of the training loss after 20 scaled extra steps, (after - before) / before, on "
           "500 training examples not used to choose the scale",
-          Direction.BELOW, -0.05, "the paper's -17 %; a third of that counts"),
+          Direction.BELOW, -1 / 12, "Fig. 7: 0.0012 to 0.001, a change of -1/6 (-17 %)",
+          basis=Basis.PAPER, paper_value=-1 / 6),
     Claim("unroll_borderline", JASTRZEBSKI2018, "Fig. 7", "Scaled unrolling fixes borderline test examples",
           "accuracy on borderline test examples 43 % to 53 %",
           f"accuracy on the borderline test examples after minus before 20 scaled extra steps (needs at least "
           f"{MIN_BORDERLINE} of them in every seed)",
-          Direction.ABOVE, 0.05, "the paper's +10 points; half that counts", points=True),
+          Direction.ABOVE, 0.05, "Fig. 7: 43 % to 53 % = +10 points", points=True, basis=Basis.PAPER,
+          paper_value=0.10),
     Claim("architectures_align", JASTRZEBSKI2018, "Fig. 2-4",
           "All four architectures move features against the gradient",
           "negative cosine in the ResNet, single-representation, pooling and wide nets",
           "the smallest, over the four architectures, of the share of non-downsampling blocks with mean cos "
           "below 0 (test examples)",
-          Direction.ABOVE, 0.8, "as alignment_negative, in every architecture"),
+          Direction.ABOVE, 0.75, "as alignment_negative: a share of 1 in the paper, 0.5 by chance",
+          basis=Basis.PAPER, neutral=0.5, paper_value=1.0),
     Claim("single_sharper", JASTRZEBSKI2018, "Fig. 2-3",
           "Change-then-refine is sharper in the single-representation net",
           "the book's reading of Fig. 2-3 (the paper reports no such number): with no downsampling, its first "
           "blocks should change the features much more than the later ones",
           f"change-then-refine contrast (mean ||F||/||h|| of the first {FIRST_BLOCKS} blocks over the rest's) of "
           "the single-representation net over the ResNet's (test examples)",
-          Direction.ABOVE, 1.25, "25 % beyond the untrained pair",
+          Direction.ABOVE, 1.0, "the book's own question: sharper at all", neutral=1.0, asks="book",
           control="both nets untrained (same seed), BN statistics from 1,000 training examples",
           versus_control="ratio"),
 )

@@ -44,6 +44,16 @@ def mistakes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 
 @torch.no_grad()
+def losses(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
+    """Per example of `x`: the cross-entropy loss of `model` (eval mode). A statistic with no floor at zero
+    error: two nets that both classify every training example right still differ in how sure they are."""
+    with eval_mode(model):
+        return np.concatenate([nn.functional.cross_entropy(model(x[i:i + batch_size]), y[i:i + batch_size],
+                                                           reduction="none").numpy()
+                               for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
 def lesion_mistakes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """`mistakes` with each block deleted alone: shape (blocks, examples); row means are `single_lesions`.
 
