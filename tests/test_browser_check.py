@@ -25,3 +25,20 @@ def test_a_broken_page_is_reported_and_a_good_one_passes(tmp_path):
     assert "image did not load" in text and "raw TeX" in text and "broken internal link nowhere.html" in text
     assert "undefinedFunction" in text and "execution error" in text
     assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == ["broken.png", "good.png"]
+
+
+def test_a_table_wider_than_its_column_is_reported_and_one_that_fits_is_not(tmp_path):
+    site = tmp_path / "html"
+    site.mkdir()
+    cells = "".join(f"<td>column{i}_with_a_long_unbreakable_name</td>" for i in range(6))
+    # an empty icon: the browser asks for none, so no 404 reaches the console
+    page = ('<html><head><link rel="icon" href="data:,"></head><body><main><article style="width: 500px">{}'
+            "</article></main></body></html>")
+    for name, overflow in (("clipped", "hidden"), ("scrolls", "auto")):
+        (site / f"{name}.html").write_text(page.format(f'<div style="overflow-x: {overflow}"><table><tr>{cells}</tr>'
+                                                       "</table></div>"))
+    (site / "fits.html").write_text(page.format('<table style="width: 100%"><tr><td>a claim</td><td>holds</td></tr>'
+                                                "</table>"))
+    problems = browser_check.check(site)
+    assert sorted(p.split(":")[0] for p in problems) == ["clipped.html", "scrolls.html"]
+    assert all("wider than its column" in p and "in 500 px" in p for p in problems)

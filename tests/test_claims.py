@@ -200,9 +200,26 @@ def test_claims_rows_and_the_scorecard_show_the_failed_runs():
     assert [r["failed runs"] for r in rows[:2]] == ["plain-56: seeds 0, 1, 2 did not train"] * 2
     assert rows[2]["failed runs"] == "-"
     card = execute._scorecard({"01_plain_vs_residual": rows})
-    assert "| failed runs |" in card and "plain-56: seeds 0, 1, 2 did not train" in card
+    # behind the claim's toggle, and flagged beside the claim itself
+    assert "<dt>failed runs</dt><dd>plain-56: seeds 0, 1, 2 did not train</dd>" in card
+    assert card.count("some runs failed") == 2
     older = [{k: v for k, v in r.items() if k != "failed runs"} for r in rows]  # recorded before the column
-    assert "| - |" in execute._scorecard({"01_plain_vs_residual": older})
+    assert "<dt>failed runs</dt>" not in execute._scorecard({"01_plain_vs_residual": older})
+
+
+def test_report_records_every_field_and_shows_a_plot_above_a_compact_table(tmp_path, monkeypatch):
+    from resbook import record
+
+    monkeypatch.setenv(record.ENV, str(tmp_path))
+    verdicts = ch1.verdicts(errors({("plain", 56, "train"): 0.6}), responses({}))
+    shown = claims.report(verdicts, "ci", "01_plain_vs_residual")
+    recorded = record.load_claims(tmp_path)["01_plain_vs_residual"]
+    assert recorded == [v.row("ci") for v in claims.rows_of(verdicts)]  # every field, None kept as None
+    page = shown._repr_html_()
+    assert page.index("<img src=\"data:image/png;base64,") < page.index("<table")
+    heads = page[page.index("<thead>"):page.index("</thead>")]
+    assert [h.split("</th>")[0] for h in heads.split('<th style="text-align: left">')[1:]] == list(claims.SHOWN)
+    assert page.count("<details>") == len(recorded)  # the long columns behind each row's toggle
 
 
 def _finals(statuses: dict[tuple[str, int, int], str]) -> pd.DataFrame:
@@ -327,3 +344,11 @@ def test_a_controlled_claim_is_decided_on_the_trained_nets_and_asks_if_it_is_lea
     assert verdict.outcome == "holds" and verdict.learned.outcome == "contradicted"
     assert [v.key for v in claims.rows_of([verdict])] == ["r", "r:learned"]
     assert "the book's questions: 0 holds, 0 weaker, 1 contradicted" in claims.tally([verdict])
+
+
+def test_the_learned_row_names_the_same_failed_runs():
+    claim = claims.Claim("r", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 1.0, "r", neutral=1.0,
+                         control="untrained", versus_control="ratio")
+    ones = [stats.Measurement(v, np.full(10, v)) for v in (2.0, 2.1)]
+    verdict = claims.check(claim, "digits", ones, ones).with_failed("net-56: seed 1 did not train")
+    assert [v.failed for v in claims.rows_of([verdict])] == ["net-56: seed 1 did not train"] * 2

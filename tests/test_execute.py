@@ -50,3 +50,31 @@ def test_staged_pages_drop_progress_bar_widgets():
     cleaned = execute._without_widgets(nb)
     assert "widgets" not in cleaned["metadata"] and [o["output_type"] for o in cleaned["cells"][0]["outputs"]] == [
         "stream"]
+
+
+def test_the_scorecard_counts_the_papers_claims_and_the_books_questions_apart_plots_them_and_links_them(tmp_path):
+    from tests.test_forest import row
+
+    first = [row("above", 0.02, 0.0, (0.04, 0.03, 0.05)),  # holds
+             row("above", 0.02, 0.0, (-0.01, -0.02, 0.0), key="gone"),  # contradicted
+             {**row("above", 0.0, 0.0, (0.01, 0.005, 0.02), key="gone:learned"), "asks": "book's question"}]
+    second = [row("within", 0.01, 0.0, (0.0, -0.02, 0.02)),  # inconclusive
+              row("above", 0.02, 0.0, None)]  # not testable here
+    card = execute._scorecard({"01_first": first, "02_second": second}, tmp_path)
+    assert ("**5 checks at the `ci` profile. The papers' claims: 1 holds, 0 weaker, 1 contradicted, 1 inconclusive "
+            "(1 not testable here, not counted); the book's questions: 1 holds, 0 weaker, 0 contradicted, "
+            "0 inconclusive.**") in card
+    # three directional checks at 2.5 % and one "about the same" at 5 %; the untestable one decides nothing
+    assert "about 0.1 false decisions among the 4 checks that could be decided" in card
+    assert "```{figure} figures/scorecard.png" in card and (tmp_path / "scorecard.png").stat().st_size > 10_000
+    assert card.count('<a href="01_first.html#claims-checked">01</a>') == 3
+    assert card.count('<a href="02_second.html#claims-checked">02</a>') == 2
+    assert "No chapter recorded" in execute._scorecard({}, tmp_path)
+
+
+def test_the_scorecard_page_states_the_rules_of_the_smallest_effect():
+    from resbook import claims
+
+    rules = execute._rules()
+    assert all(text in rules for text in claims.RULES.values()) and "<!-- rules -->" in execute.BOOK.joinpath(
+        "scorecard.md").read_text()

@@ -202,6 +202,11 @@ class Verdict:
     def outcome(self) -> str:
         return UNTESTABLE if self.untestable else self.claim.outcome(self.estimate)
 
+    def with_failed(self, failed: str) -> Verdict:
+        """This verdict (and its "is it learned?" row) naming the runs behind it that failed."""
+        learned = replace(self.learned, failed=failed) if self.learned is not None else None
+        return replace(self, failed=failed, learned=learned)
+
     def _interval(self, est: Estimate | None) -> str:
         if est is None:
             return "not measured"
@@ -212,7 +217,7 @@ class Verdict:
         """Why this verdict is not "holds", from its own numbers: where the interval lies and how it was made."""
         c, est = self.claim, self.estimate
         if self.outcome == UNTESTABLE:
-            return f"not testable here: {self.untestable or self.detail or 'nothing to measure'}"
+            return self.untestable or self.detail or "nothing to measure"
         interval = f"[{c.format(est.lo)}, {c.format(est.hi)}]"
         if self.outcome == "weaker":
             return (f"its interval {interval} is surely in the paper's direction (beyond {c.format(c.neutral)}) but "
@@ -313,12 +318,13 @@ class Fact:
                 "matches": "yes" if self.matches else "NO"}
 
 
-# what a chapter's table shows; the recorded rows keep every field (the forest plot's numbers among them)
-SHOWN = ("claim", "outcome", "data", "ours (95 % interval)", "needs", "paper", "statistic", "why that size",
-         "detail", "failed runs")
+# the columns a claims table (a chapter's, the scorecard's) always shows: narrow enough for the text column; the
+# long ones (`forest.DETAILS`) open under each claim, and the recorded rows keep every field (the plot's numbers)
+SHOWN = ("claim", "data", "outcome", "ours (95 % interval)", "needs")
 
 
 def table(verdicts: Sequence[Verdict], profile: str) -> pd.DataFrame:
+    """Every field of every row (each verdict, then its "is it learned?" row), one row per line."""
     return pd.DataFrame([v.row(profile) for v in rows_of(verdicts)])
 
 
@@ -328,13 +334,13 @@ def facts_table(facts: Sequence[Fact]):
 
 
 def report(verdicts: Sequence[Verdict], profile: str, chapter: str):
-    """The claims table as a chapter shows it; also recorded for the book's scorecard page."""
-    frame = table(verdicts, profile)
-    record.claims(chapter, frame.to_dict("records"))
-    shown = frame[list(SHOWN)].copy()
-    shown["claim"] = [f"{c} *(the book's question)*" if a != "paper" else c
-                      for c, a in zip(frame["claim"], frame["asks"], strict=True)]
-    return shown.style.hide(axis="index")
+    """The chapter's claims as its page shows them: a forest plot above a compact table (`forest.Report`, which a
+    notebook displays). Every row, with all its fields, is also recorded for the book's scorecard page."""
+    from . import forest  # plotting: only where a chapter shows its claims
+
+    rows = [v.row(profile) for v in rows_of(verdicts)]  # not through a frame, which would turn None into NaN
+    record.claims(chapter, rows)
+    return forest.report(rows)
 
 
 def counts(outcomes: Sequence[str]) -> str:

@@ -131,8 +131,8 @@ def responses(results: list[TrainResult]) -> pd.DataFrame:
 
 def mistakes(results: list[TrainResult]) -> pd.DataFrame:
     """Which examples each run gets wrong: one row per (run, split) with the bool array `wrong`, the loss on each
-    example (`loss`) and the run's `status` (`run_status`). A diverged run keeps its rows, `wrong` None: it is not probed (NaN weights), and
-    the claims count it among the failed runs.
+    example (`loss`) and the run's `status` (`run_status`). A diverged run keeps its rows, `wrong` and `loss`
+    None: it is not probed (NaN weights), and the claims count it among the failed runs.
 
     The claims resample these examples (paired across nets) for the interval of a single seed. The train
     split is the one training error is measured on (the first `train.TRAIN_EVAL_EXAMPLES`).

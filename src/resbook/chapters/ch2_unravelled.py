@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -338,7 +338,7 @@ def _lesion_measurements(lesions: pd.DataFrame, net: str,
 
 def lesion_residual(dataset: str, lesions: pd.DataFrame) -> Verdict:
     """Median rise over blocks, residual nets of the seeds whose net trained (`status`); units: test examples
-    (`lesions` rows of one data set). No such seed: inconclusive, "no net trained"."""
+    (`lesions` rows of one data set). No such seed: not testable here, "no net trained"."""
     res = _learned(lesions[lesions.net == RESIDUAL])
     if res.empty:
         return check(CLAIMS["lesion_residual"], dataset, [], detail="no net trained")
@@ -353,7 +353,7 @@ def lesion_residual(dataset: str, lesions: pd.DataFrame) -> Verdict:
 
 
 def lesion_plain(dataset: str, lesions: pd.DataFrame) -> Verdict:
-    """Mean rise over blocks of each seed's deepest plain net that trained; no such net: inconclusive."""
+    """Mean rise over blocks of each seed's deepest plain net that trained; no such net: not testable here."""
     plain = _learned(lesions[lesions.net == PLAIN])
     if plain.empty:
         return check(CLAIMS["lesion_plain"], dataset, [], detail="no plain net trained")
@@ -553,7 +553,7 @@ def verdicts(lesions: pd.DataFrame, random: pd.DataFrame, reorder: pd.DataFrame,
                         reorder_smooth(dataset, rows(reorder)), gradient_decay(dataset, rows(gradients)),
                         effective_paths(dataset, rows(gradients)), short_paths_training(dataset, rows(short_paths))):
             behind = mine[mine.role.isin(RUNS_BEHIND.get(verdict.key, ("residual",)))]
-            found.append(replace(verdict, failed=run_status.describe_rows(behind)))
+            found.append(verdict.with_failed(run_status.describe_rows(behind)))
     return found
 
 
@@ -566,9 +566,9 @@ LIKELY_REASONS = {
                      "step can look like a cliff",
     "short_paths_training": "the small profiles train for far fewer epochs than the `paper` profile, and letting "
                             "only some branches learn in each mini-batch slows training",
-    "lesion_plain": "a plain net counts only if it trained (final training error below 80 %, so one that learned "
-                    "little still counts, and deleting a block cannot raise its error far): see which nets the "
-                    "detail column names",
+    "lesion_plain": "a plain net counts only if it left room for the rise (training error at most chance minus "
+                    "1.5 times the smallest rise, `lesion_room`); Veit's VGG had no batch norm, ours has, and batch "
+                    "norm may soften a deletion: see which nets the detail column names",
 }
 
 

@@ -21,7 +21,7 @@ diverged. A diverged run (NaN weights) is never probed; one that did not train i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -676,7 +676,7 @@ def verdicts(dataset: str, alignment: pd.DataFrame, ratios: pd.DataFrame, drops:
         behind = finals[finals.role.isin(RUNS_BEHIND.get(key, ("pre-activation",)))]
         return run_status.describe_rows(behind, name="role")
 
-    return [replace(v, failed=failed(v.key)) for v in found]
+    return [v.with_failed(failed(v.key)) for v in found]
 
 
 # ---- the text the run writes

@@ -42,8 +42,8 @@ from .sharing import activation_norms, activation_norms_per_example, stage_gradi
 __all__ = [
     "activation_norms", "activation_norms_per_example", "best_scale", "block_alignment", "block_alignment_per_example",
     "readouts_per_example", "unroll_per_example",
-    "lesion_mistakes", "losses", "mistakes", "norm_ratios_per_example", "untrained", "choose_unroll_scale", "effective_range",
-    "error_rate",
+    "lesion_mistakes", "losses", "mistakes", "norm_ratios_per_example", "untrained", "choose_unroll_scale",
+    "effective_range", "error_rate",
     "gradient_by_length", "intermediate_readouts", "layer_response_stds", "lesioned", "norm_ratios",
     "path_gradients", "random_lesions", "random_reorderings", "reordered", "response_frame", "response_layers",
     "sampled_path_gradients", "single_lesions", "stage_gradient_norms", "swappable_groups", "unroll_last_block",

@@ -5,8 +5,9 @@
 The site is served from 127.0.0.1 and Debian's `chromium` runs with the flags of a closed network. For every
 page: every image has loaded (natural width > 0), MathJax has typeset the math (no raw `\\(` or `$$` left in
 the text, and a MathJax container on pages that have math), every internal link points at a file of the site,
-no cell shows an execution error (a traceback), and the console shows no errors. A screenshot of each page is
-kept. Exits 1 with a list of the failures.
+no cell shows an execution error (a traceback), no table is wider than the column it sits in (which would clip
+it or make it scroll sideways), and the console shows no errors. A screenshot of each page is kept. Exits 1
+with a list of the failures.
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ REDIRECT = re.compile(r'http-equiv="refresh"[^>]*url=([^"\'>]+)', re.IGNORECASE)
 # when the browser has no stored light/dark preference yet, and then picks "auto"
 KNOWN_HARMLESS = ("Got invalid theme mode: . Resetting to auto.",)
 
+# the tables of the page's text wider than the room they have: beyond their parent's content box (clipped, or
+# scrolling sideways when the parent scrolls), beyond the article's column, or with cells running out of the table
+WIDE_TABLES = """[...(document.querySelector('main') || document.body).querySelectorAll('table')].map(t => {
+    const box = t.getBoundingClientRect();
+    const parent = t.parentElement, style = getComputedStyle(parent), outer = parent.getBoundingClientRect();
+    const room = outer.right - parseFloat(style.borderRightWidth) - parseFloat(style.paddingRight);
+    const column = (t.closest('article') || t.closest('main') || document.body).getBoundingClientRect();
+    const right = Math.min(room, column.right);
+    const wide = box.right > right + 1 || t.scrollWidth > t.clientWidth + 1;
+    const first = (t.querySelector('th, td') || t).textContent.trim().slice(0, 30);
+    return wide ? {width: Math.round(Math.max(box.width, t.scrollWidth)), room: Math.round(right - box.left), first}
+                : null;
+  }).filter(Boolean)"""
+
 # evaluated in the page once it has loaded and MathJax has finished
 PAGE_FACTS = """() => ({
   images: [...document.images].map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth})),
@@ -45,7 +60,8 @@ PAGE_FACTS = """() => ({
   mathRendered: document.querySelectorAll('mjx-container').length,
   links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
   tracebacks: document.querySelectorAll('.output.traceback').length,
-})"""
+  wideTables: WIDE_TABLES,
+})""".replace("WIDE_TABLES", WIDE_TABLES)
 
 
 def chromium() -> str:
@@ -119,6 +135,9 @@ def check(site: pathlib.Path, screenshots: pathlib.Path | None = None) -> list[s
                     problems.append(f"{name}: image did not load: {image['src']}")
             if facts["tracebacks"]:
                 problems.append(f"{name}: shows {facts['tracebacks']} execution error(s) (a traceback on the page)")
+            for table in facts["wideTables"]:
+                problems.append(f"{name}: a table is wider than its column ({table['width']} px in {table['room']} "
+                                f"px; it starts \"{table['first']}\"): it is clipped or scrolls sideways")
             if facts["rawMath"]:
                 problems.append(f"{name}: raw TeX left on the page ({', '.join(facts['rawMath'])})")
             if facts["mathSource"] and not facts["mathRendered"]:

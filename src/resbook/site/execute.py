@@ -80,30 +80,52 @@ def execute(profile: str, out: pathlib.Path, only: list[str] | None = None, over
     return timings
 
 
-def _scorecard(rows_by_chapter: dict[str, list[dict]]) -> str:
-    """A Markdown table of every recorded claim, chapter by chapter, with the count of each outcome."""
-    from ..claims import OUTCOMES
+# the heading of every chapter's claims section ("Claims, checked"), as Sphinx makes it the section's anchor
+CLAIMS_SECTION = "claims-checked"
 
-    # what a reader scans for first (the outcome, on which data) before the numbers, which may run off a narrow page
-    lines = ["| ch. | claim | data | outcome | ours (95 % interval) | needs | control | failed runs |",
-             "|---|---|---|---|---|---|---|---|"]
-    for chapter, rows in rows_by_chapter.items():
-        link = f"[{chapter[:2]}]({chapter}.ipynb)"
-        for r in rows:
-            outcome = f"**{r['outcome']}**" if r["outcome"] != "inconclusive" else r["outcome"]
-            # "failed runs": absent from rows recorded before verdicts carried it
-            cells = [link, r["claim"], r["data"], outcome, r["ours (95 % interval)"], r["needs"], r["control"],
-                     r.get("failed runs", "-")]
-            lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
-    rows = [r for rows in rows_by_chapter.values() for r in rows]
-    counts = ", ".join(f"{sum(r['outcome'] == o for r in rows)} {o}" for o in OUTCOMES)
-    profiles = sorted({r["profile"] for r in rows})
+
+def _scorecard(rows_by_chapter: dict[str, list[dict]], figures: pathlib.Path | None = None) -> str:
+    """The scorecard: every recorded claim counted, drawn in one forest plot (written into `figures` as
+    scorecard.png, when given) and listed in a compact table whose rows link to their chapters' claims."""
+    from .. import forest
+
+    rows = [{**r, "chapter": chapter} for chapter, chapter_rows in rows_by_chapter.items() for r in chapter_rows]
+    if not rows:
+        return "*No chapter recorded its claims in this build.*\n"
+    parts = [_scorecard_counts(rows)]
+    if figures is not None:
+        (figures / "scorecard.png").write_bytes(forest.png(forest.plot_chapters(rows_by_chapter)))
+        parts.append(f"```{{figure}} figures/scorecard.png\n:alt: {forest.ALT}\n"
+                     f":width: 100%\n\n{forest.CAPTION}\n```")
+    links = {chapter: f"{chapter}.html#{CLAIMS_SECTION}" for chapter in rows_by_chapter}
+    parts.append(forest.HINT)
+    parts.append(forest.table(rows, links))  # raw HTML: one block, so Markdown leaves it as it is
+    return "\n\n".join(parts) + "\n"
+
+
+def _scorecard_counts(rows: list[dict]) -> str:
+    """The papers' claims and the book's questions counted apart, by outcome, and what chance alone would do."""
+    from ..claims import UNTESTABLE, counts
+
+    papers = [r["outcome"] for r in rows if r.get("asks", "paper") == "paper"]
+    book = [r["outcome"] for r in rows if r.get("asks", "paper") != "paper"]
+    decidable = [r for r in rows if r["outcome"] != UNTESTABLE]
     # a directional claim errs by chance at most 2.5 % of the time (one end of a 95 % interval); an "about the
-    # same" claim at most 5 % (two one-sided tests on a 90 % interval)
-    chance = sum(0.05 if r["needs"].startswith("within") else 0.025 for r in rows)
-    return (f"**{len(rows)} checks at the `{'`, `'.join(profiles)}` profile: {counts}.** Decided at these error "
-            f"rates, chance alone would give about {chance:.1f} false decisions among them.\n\n"
-            + "\n".join(lines) + "\n")
+    # same" claim at most 5 % (two one-sided tests on a 90 % interval); a row that cannot be decided, never
+    chance = sum(0.05 if r.get("direction", "") == "within" or r["needs"].startswith("within") else 0.025
+                 for r in decidable)
+    profiles = "`, `".join(sorted({r["profile"] for r in rows}))
+    told = f"the papers' claims: {counts(papers)}" + (f"; the book's questions: {counts(book)}" if book else "")
+    return (f"**{len(rows)} checks at the `{profiles}` profile. {told[0].upper()}{told[1:]}.** Decided at these "
+            f"error rates, chance alone would give about {chance:.1f} false decisions among the {len(decidable)} "
+            "checks that could be decided.")
+
+
+def _rules() -> str:
+    """The rules that set every claim's smallest effect, as `claims.RULES` words them."""
+    from ..claims import RULE_NAMES, RULES
+
+    return "\n".join(f"- *{RULE_NAMES[basis]}*: {text}." for basis, text in RULES.items())
 
 
 def _runs_in_note(chapter: str, timings: dict) -> dict:
@@ -185,6 +207,6 @@ def stage(executed: pathlib.Path, site: pathlib.Path, book: pathlib.Path = BOOK)
             notebook["cells"].insert(1, _failed_note(nb.stem, failed[nb.stem], timings.get("profile", "?")))
         (site / "book" / nb.name).write_text(json.dumps(notebook, indent=1))
     scorecard = site / "book" / "scorecard.md"
-    table = _scorecard(record.load_claims(executed / "record"))
-    scorecard.write_text(scorecard.read_text().replace("<!-- scorecard -->", table))
+    table = _scorecard(record.load_claims(executed / "record"), site / "book" / "figures")
+    scorecard.write_text(scorecard.read_text().replace("<!-- rules -->", _rules()).replace("<!-- scorecard -->", table))
     return site
