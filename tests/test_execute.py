@@ -78,3 +78,17 @@ def test_the_scorecard_page_states_the_rules_of_the_smallest_effect():
     rules = execute._rules()
     assert all(text in rules for text in claims.RULES.values()) and "<!-- rules -->" in execute.BOOK.joinpath(
         "scorecard.md").read_text()
+
+
+def test_the_front_page_says_what_each_chapters_verdicts_support_and_nothing_more():
+    rows = {"01_plain_vs_residual": [
+        {"claim": "Deeper plain nets have higher training error", "data": "digits", "outcome": "holds",
+         "asks": "paper", "profile": "cpu"},
+        {"claim": "Residual nets' test error falls with depth", "data": "mnist1d", "outcome": "contradicted",
+         "asks": "paper", "profile": "cpu"},
+        {"claim": "Is it learned? x", "data": "digits", "outcome": "holds", "asks": "book's question",
+         "profile": "cpu"}]}
+    page = execute._front_page("A <!-- verdicts:01_plain_vs_residual --> B <!-- verdicts:04_block_sharing -->", rows)
+    assert ("At this build's `cpu` profile, *holds*: deeper plain nets have higher training error (digits). "
+            "*contradicted*: residual nets' test error falls with depth (mnist1d).") in page
+    assert "Is it learned" not in page and "<!--" not in page and "*Not executed in this build.*" in page

@@ -121,6 +121,32 @@ def _scorecard_counts(rows: list[dict]) -> str:
             "checks that could be decided.")
 
 
+def _chapter_verdicts(rows: list[dict]) -> str:
+    """What one chapter's verdicts support, for the front page: its papers' claims by outcome, in its own words,
+    so that the page says no more than the runs of this build do."""
+    from ..claims import OUTCOMES
+
+    papers = [r for r in rows if r.get("asks", "paper") == "paper"]
+    if not papers:
+        return "*Not executed in this build.*"
+    profile = papers[0]["profile"]
+    parts = []
+    for outcome in OUTCOMES:
+        chosen = list(dict.fromkeys(f"{r['claim'][0].lower()}{r['claim'][1:]} ({r['data']})"
+                                    for r in papers if r["outcome"] == outcome))
+        if chosen:
+            parts.append(f"*{outcome}*: " + "; ".join(chosen))
+    return f"At this build's `{profile}` profile, " + ". ".join(parts) + "."
+
+
+def _front_page(text: str, rows_by_chapter: dict[str, list[dict]]) -> str:
+    """book/intro.md with each chapter's `<!-- verdicts:<chapter> -->` replaced by `_chapter_verdicts`."""
+    for chapter in chapters(BOOK):
+        verdicts = _chapter_verdicts(rows_by_chapter.get(chapter.stem, []))
+        text = text.replace(f"<!-- verdicts:{chapter.stem} -->", verdicts)
+    return text
+
+
 def _rules() -> str:
     """The rules that set every claim's smallest effect, as `claims.RULES` words them."""
     from ..claims import RULE_NAMES, RULES
@@ -207,6 +233,9 @@ def stage(executed: pathlib.Path, site: pathlib.Path, book: pathlib.Path = BOOK)
             notebook["cells"].insert(1, _failed_note(nb.stem, failed[nb.stem], timings.get("profile", "?")))
         (site / "book" / nb.name).write_text(json.dumps(notebook, indent=1))
     scorecard = site / "book" / "scorecard.md"
-    table = _scorecard(record.load_claims(executed / "record"), site / "book" / "figures")
+    recorded = record.load_claims(executed / "record")
+    intro = site / "book" / "intro.md"
+    intro.write_text(_front_page(intro.read_text(), recorded))
+    table = _scorecard(recorded, site / "book" / "figures")
     scorecard.write_text(scorecard.read_text().replace("<!-- rules -->", _rules()).replace("<!-- scorecard -->", table))
     return site
