@@ -39,11 +39,13 @@ system:
 	    $$sudo apt-get update -qq && $$sudo $(APT_INSTALL) $$missing; fi
 
 ## make book: execute every chapter at PROFILE (default cpu) and build the HTML into _build/html
-## First every run the chapters need is trained (one progress bar in the terminal), then each chapter runs
+## First the published runs of PROFILE are fetched where there are any (`resbook fetch`), then every run the
+## chapters still need is trained (one progress bar in the terminal), then each chapter runs
 ## (a bar of its cells). A chapter that fails does not stop the others: every page is built (the failed one
 ## marked), then make fails.
 book: system setup
 	@failed=0; \
+	$(BIN)/python -m resbook fetch --profile $(PROFILE) || true; \
 	$(BIN)/python -m resbook fill --profile $(PROFILE) || failed=1; \
 	$(BIN)/python -m resbook execute --profile $(PROFILE) --out _build/executed/$(PROFILE) || failed=1; \
 	$(BIN)/python -m resbook stage --executed _build/executed/$(PROFILE) --site _build/site && \

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resbook import claims, run_status, stats
+from resbook import claims, forest, run_status, stats
 from resbook.chapters import ch1_degradation as ch1
 
 N = 400  # examples per split
@@ -212,13 +212,13 @@ def test_report_records_every_field_and_shows_a_plot_above_a_compact_table(tmp_p
 
     monkeypatch.setenv(record.ENV, str(tmp_path))
     verdicts = ch1.verdicts(errors({("plain", 56, "train"): 0.6}), responses({}))
-    shown = claims.report(verdicts, "ci", "01_plain_vs_residual")
+    shown = forest.show(verdicts, "ci", "01_plain_vs_residual")
     recorded = record.load_claims(tmp_path)["01_plain_vs_residual"]
     assert recorded == [v.row("ci") for v in claims.rows_of(verdicts)]  # every field, None kept as None
     page = shown._repr_html_()
     assert page.index("<img src=\"data:image/png;base64,") < page.index("<table")
     heads = page[page.index("<thead>"):page.index("</thead>")]
-    assert [h.split("</th>")[0] for h in heads.split('<th style="text-align: left">')[1:]] == list(claims.SHOWN)
+    assert [h.split("</th>")[0] for h in heads.split('<th style="text-align: left">')[1:]] == list(forest.SHOWN)
     assert page.count("<details>") == len(recorded)  # the long columns behind each row's toggle
 
 

@@ -1,4 +1,5 @@
-"""Command line: `python -m resbook execute|stage|fill|export|import ...` (the Makefile's building blocks)."""
+"""Command line: `python -m resbook execute|stage|fill|export|import|fetch|register ...` (the Makefile's and the
+release workflow's building blocks)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     imp = sub.add_parser("import", help="add an exported archive's runs to the run cache, verifying each")
     imp.add_argument("archive", type=pathlib.Path)
 
+    fe = sub.add_parser("fetch", help="download a release's run archive and import it, verifying each run")
+    fe.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
+    fe.add_argument("--url", default=None, help="the archive's address instead of the release's (a mirror); "
+                    "default: $RESBOOK_ARCHIVE_URL/runs-<profile>.tar.gz if set, else the published one")
+    fe.add_argument("--sha256", default=None, help="the sha256 the archive at --url must have (else only the "
+                    "import's checks of each run apply)")
+
+    reg = sub.add_parser("register", help="list an archive attached to a release in the package (release workflow)")
+    reg.add_argument("archive", type=pathlib.Path, help="runs-<profile>.tar.gz, from `export`")
+    reg.add_argument("--tag", default=None, help="the release it is attached to (default: v<package version>)")
+    reg.add_argument("--repository", default=None, help="e.g. https://github.com/owner/repo (default: _config.yml's)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "execute":
@@ -85,6 +98,22 @@ def main(argv: list[str] | None = None) -> int:
             configs = _configs(args) if args.profile else None
             count = export_archive(RunCache(), args.archive, configs)
             print(f"wrote {count} runs to {args.archive}")
+        elif args.command == "fetch":
+            from . import fetch
+
+            report = fetch.fetch(args.profile, args.url, sha256=args.sha256, progress=True)
+            print(report.message)
+            for reason in report.refused:
+                print(f"  refused: {reason}", file=sys.stderr)
+            return 0 if report.downloaded and not report.refused else 1
+        elif args.command == "register":
+            from . import __version__, fetch
+            from .site import colab
+
+            entry = fetch.register(args.archive, args.tag or f"v{__version__}",
+                                   args.repository or colab.repository_url())
+            print(f"registered {args.archive.name}: {entry['runs']} runs, sha256 {entry['sha256']}, "
+                  f"{fetch.ARCHIVE_URL.format(name=args.archive.name, **entry)}")
         else:
             from .runs.cache import RunCache, import_archive
 

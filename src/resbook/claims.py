@@ -34,7 +34,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from . import record
 from .stats import EQUIVALENCE_LEVEL, LEVEL, Estimate, Measurement, estimate, seeds_to_hold
 
 OUTCOMES = ("holds", "weaker", "contradicted", "inconclusive", "not testable here")
@@ -318,11 +317,6 @@ class Fact:
                 "matches": "yes" if self.matches else "NO"}
 
 
-# the columns a claims table (a chapter's, the scorecard's) always shows: narrow enough for the text column; the
-# long ones (`forest.DETAILS`) open under each claim, and the recorded rows keep every field (the plot's numbers)
-SHOWN = ("claim", "data", "outcome", "ours (95 % interval)", "needs")
-
-
 def table(verdicts: Sequence[Verdict], profile: str) -> pd.DataFrame:
     """Every field of every row (each verdict, then its "is it learned?" row), one row per line."""
     return pd.DataFrame([v.row(profile) for v in rows_of(verdicts)])
@@ -331,16 +325,6 @@ def table(verdicts: Sequence[Verdict], profile: str) -> pd.DataFrame:
 def facts_table(facts: Sequence[Fact]):
     """The arithmetic a chapter relies on, as the chapter shows it (apart from its claims)."""
     return pd.DataFrame([f.row() for f in facts]).style.hide(axis="index")
-
-
-def report(verdicts: Sequence[Verdict], profile: str, chapter: str):
-    """The chapter's claims as its page shows them: a forest plot above a compact table (`forest.Report`, which a
-    notebook displays). Every row, with all its fields, is also recorded for the book's scorecard page."""
-    from . import forest  # plotting: only where a chapter shows its claims
-
-    rows = [v.row(profile) for v in rows_of(verdicts)]  # not through a frame, which would turn None into NaN
-    record.claims(chapter, rows)
-    return forest.report(rows)
 
 
 def counts(outcomes: Sequence[str]) -> str:

@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
-from .claims import OUTCOMES, SHOWN, UNTESTABLE
+from . import record
+from .claims import OUTCOMES, UNTESTABLE, Verdict, rows_of
 
 # one colour per outcome, in the plot and the tables alike; dark enough to read as text on white
 OUTCOME_COLOURS = dict(zip(OUTCOMES, ("#1e7b34", "#b8860b", "#c0392b", "#6e6e6e", "#a6a6a6"), strict=True))
@@ -41,6 +42,11 @@ CAPTION = ("Each row is one claim on one data set: the dot is our estimate, the 
            "interval inside the two ticks at ± 1; a claim that needs only a direction is scaled by its interval and "
            "decided at 0. A filled dot was measured on the paper's own data, a hollow one on a stand-in data set; "
            "an arrow means the interval runs on beyond the axis.")
+# the columns a claims table (a chapter's, the scorecard's) always shows: narrow enough for the text column; the
+# long ones (`DETAILS`) open under each claim, and the recorded rows keep every field (the plot's numbers)
+SHOWN = ("claim", "data", "outcome", "ours (95 % interval)", "needs")
+
+
 ALT = "a forest plot of the claims: each claim's interval against its smallest effect, coloured by outcome"
 HINT = ("Click a claim for what the paper reports, the statistic, why its smallest effect has that size, the "
         "numbers behind it and its failed runs.")
@@ -283,7 +289,7 @@ def _cell(row: Mapping, column: str, above: Mapping | None) -> str:
 
 
 def table(rows: Sequence[Mapping], chapter_link: Mapping[str, str] | None = None) -> str:
-    """The compact HTML table of `rows`: the `claims.SHOWN` columns, the long ones behind each claim's toggle.
+    """The compact HTML table of `rows`: the `SHOWN` columns, the long ones behind each claim's toggle.
     `chapter_link`: chapter -> its link, for a first column that says where each row (key "chapter") comes from.
     One block with no blank line, so that Markdown passes it through as it is."""
     columns = (["chapter"] if chapter_link else []) + list(SHOWN)
@@ -321,3 +327,11 @@ class Report:
 def report(rows: Sequence[Mapping]) -> Report:
     """A chapter's forest plot and compact table of `rows` (a notebook shows it as it is)."""
     return Report([dict(r) for r in rows], png(plot(rows)) if rows else b"")
+
+
+def show(verdicts: Sequence[Verdict], profile: str, chapter: str) -> Report:
+    """A chapter's claims as its page shows them: the forest plot above the compact table. Every row, with all its
+    fields, is also recorded for the book's scorecard page."""
+    rows = [v.row(profile) for v in rows_of(verdicts)]  # not through a frame, which would turn None into NaN
+    record.claims(chapter, rows)
+    return report(rows)

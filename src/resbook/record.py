@@ -1,6 +1,6 @@
 """What an executed chapter leaves for the book's shared pages: its claims table and its front-page figure.
 
-The chapters (and `claims.report`) write here and the website tooling reads it back, so it sits with the
+The chapters (and `forest.show`) write here and the website tooling reads it back, so it sits with the
 science and `site` imports it, never the reverse. `site.execute.execute` points RESBOOK_RECORD at a folder
 before it runs the chapters; `stage` turns what is there into the scorecard page and the front page's figures.
 Run by hand (Jupyter, plain papermill), a chapter records nothing.
