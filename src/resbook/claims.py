@@ -60,26 +60,37 @@ class Basis(str, enum.Enum):
 # option A, 24.52 % with B)
 SAME_MARGIN = 0.01
 
+# Where a paper gives only a direction, an effect must still be more than negligible to count, so that an absent
+# effect can be told from a small one: a tenth on each kind of statistic's own scale
+NEGLIGIBLE = {
+    "points": SAME_MARGIN,  # an error difference: the 1-point margin within which two errors are about the same
+    "ratio": 1.1,  # a ratio: 10 % (a factor, so a fall is below 1/1.1)
+    "log10": math.log10(1.1),  # the log10 of a ratio: the same 10 %
+    "correlation": 0.1,  # a rank correlation
+}
+
 RULES = {
     Basis.PAPER: "the paper reports a size: half of it counts (halfway from the neutral value to the paper's "
                  "number, cited with the claim)",
-    Basis.DIRECTION: "the paper states a direction but no number we could check: any effect surely in that "
-                     "direction counts (the smallest effect is the neutral value), except that a difference of "
-                     "error rates must exceed the 1-point margin of the next rule, within which two errors are "
-                     "about the same",
+    Basis.DIRECTION: "the paper states a direction but no number we could check: any effect surely beyond a "
+                     "negligible one counts, a tenth on the statistic's own scale (1 point for an error difference, "
+                     "10 % for a ratio or for the log10 of one, 0.1 for a correlation)",
     Basis.SAME: "the paper says two results are about the same (or one barely changes): within ± 1 point, twice "
                 "the 0.5-point gap He et al. call marginal (Table 3)",
     Basis.BOOK: "the book's own size, where none of the rules applies: the reason says why",
 }
 
 
-def rule_threshold(basis: Basis, neutral: float, paper_value: float | None, points: bool = False,
+def rule_threshold(basis: Basis, neutral: float, paper_value: float | None, unit: str = "",
                    sign: int = 1) -> float | None:
-    """The smallest effect a rule gives (None for the book's own); `sign`: -1 for a claim of a fall."""
+    """The smallest effect a rule gives (None for the book's own); `unit`: a key of NEGLIGIBLE (direction-only
+    claims); `sign`: -1 for a claim of a fall."""
     if basis == Basis.PAPER:
         return neutral + (paper_value - neutral) / 2
     if basis == Basis.DIRECTION:
-        return neutral + sign * SAME_MARGIN if points else neutral
+        if unit not in NEGLIGIBLE:
+            raise ValueError(f"a direction-only claim needs a unit, one of {', '.join(NEGLIGIBLE)}; got {unit!r}")
+        return neutral * NEGLIGIBLE[unit] ** sign if unit == "ratio" else neutral + sign * NEGLIGIBLE[unit]
     if basis == Basis.SAME:
         return SAME_MARGIN
     return None
@@ -103,13 +114,18 @@ class Claim:
     neutral: float = 0.0  # the statistic's value with no effect at all (1 for a ratio)
     paper_value: float | None = None  # the paper's own size of the effect, in our statistic's unit (Basis.PAPER)
     asks: str = "paper"  # "paper": a paper's claim; "book": the book's own question (out of the papers' tallies)
+    unit: str = ""  # the kind of statistic, for the negligible size of a direction-only claim ("points" if `points`)
+
+    @property
+    def kind(self) -> str:
+        return "points" if self.points else self.unit
 
     def __post_init__(self):
         if self.asks not in ("paper", "book"):
             raise ValueError(f"{self.key}: asks is 'paper' or 'book', not {self.asks!r}")
         if (self.basis == Basis.PAPER) != (self.paper_value is not None):
             raise ValueError(f"{self.key}: a paper_value goes with Basis.PAPER, and only there")
-        expected = rule_threshold(self.basis, self.neutral, self.paper_value, self.points,
+        expected = rule_threshold(self.basis, self.neutral, self.paper_value, self.kind,
                                   -1 if self.direction == Direction.BELOW else 1)
         if self.basis == Basis.SAME and self.direction != Direction.WITHIN:
             expected_neutral = SAME_MARGIN  # "barely changes": one-sided, no weaker zone
@@ -156,13 +172,15 @@ class Claim:
         neutral = 1.0 if self.versus_control == "ratio" else 0.0
         points = self.points and self.versus_control == "difference"
         direction = Direction.BELOW if self.direction == Direction.BELOW else Direction.ABOVE
-        threshold = rule_threshold(Basis.DIRECTION, neutral, None, points, -1 if direction == Direction.BELOW else 1)
+        unit = "ratio" if self.versus_control == "ratio" else self.kind
+        threshold = rule_threshold(Basis.DIRECTION, neutral, None, unit, -1 if direction == Direction.BELOW else 1)
         join = "minus" if self.versus_control == "difference" else "over"
         return replace(self, key=f"{self.key}:learned", text=f"Is it learned? {self.text}: more so trained than "
                        f"untrained", statistic=f"{self.statistic}, trained {join} {self.control}",
-                       direction=direction, threshold=threshold, neutral=neutral, points=points,
+                       direction=direction, threshold=threshold, neutral=neutral, points=points, unit=unit,
                        basis=Basis.DIRECTION, paper_value=None, asks="book",
-                       reason="the book's question, not the paper's: any effect beyond the untrained nets' counts",
+                       reason="the book's question, not the paper's: more than a negligible effect beyond the "
+                              "untrained nets'",
                        control="")
 
 

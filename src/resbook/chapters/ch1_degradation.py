@@ -23,7 +23,7 @@ import pandas as pd
 import seaborn as sns
 
 from .. import data, per_seed, plots, probes, run_status, runs, stats
-from ..claims import Basis, Claim, Direction, Fact, Verdict, check, declare
+from ..claims import NEGLIGIBLE, Basis, Claim, Direction, Fact, Verdict, check, declare
 from ..models import NetKind, count_parameters, resnet
 from ..papers import HE2016, HE2016B, TABLE6_PARAMS_M
 from ..plots import NET_COLOURS
@@ -45,10 +45,10 @@ CLAIMS = declare(
           "Fig. 6 shows the direction; no table gives its size", points=True),
     Claim("residual_train_depth", HE2016, "Fig. 6 middle", "Residual nets' training loss falls with depth",
           "training error falls from 20 to 110 layers",
-          "final training loss (cross-entropy per example), deepest minus shallowest residual net (seeds whose two "
-          "nets trained)", Direction.BELOW, 0.0,
+          "final training loss (mean cross-entropy), deepest over shallowest residual net (seeds whose two nets "
+          "trained)", Direction.BELOW, 1 / NEGLIGIBLE["ratio"],
           "Fig. 6 (middle) shows the direction; the loss, unlike the error, has no floor where both nets fit every "
-          "training example"),
+          "training example", neutral=1.0, unit="ratio"),
     Claim("residual_test_depth", HE2016, "Table 6", "Residual nets' test error falls with depth",
           "8.75 / 7.51 / 7.17 / 6.97 % for 20/32/44/56; 110: 6.43 % best of 5 (mean 6.61 ± 0.16)",
           "test error, deepest minus shallowest residual net (seeds whose two nets trained)", Direction.BELOW,
@@ -57,13 +57,14 @@ CLAIMS = declare(
     Claim("responses_smaller", HE2016, "Fig. 7", "Layer responses are smaller in residual than in plain nets",
           "std of 3x3 layer outputs lower for ResNets at every depth",
           "mean layer-response std, plain over residual net, at the second-deepest depth of the sweep (where "
-          "plain nets train; seeds whose two nets trained)", Direction.ABOVE, 1.0,
-          "Fig. 7 plots the curves without a number to read", neutral=1.0,
+          "plain nets train; seeds whose two nets trained)", Direction.ABOVE, NEGLIGIBLE["ratio"],
+          "Fig. 7 plots the curves without a number to read", neutral=1.0, unit="ratio",
           control="the same two nets untrained", versus_control="ratio"),
     Claim("responses_depth", HE2016, "Fig. 7", "Deeper residual nets have smaller layer responses",
           "ResNet-110 below ResNet-56 below ResNet-20",
           "mean layer-response std, shallowest over deepest residual net (seeds whose two nets trained)",
-          Direction.ABOVE, 1.0, "Fig. 7 orders the curves without a number to read", neutral=1.0,
+          Direction.ABOVE, NEGLIGIBLE["ratio"], "Fig. 7 orders the curves without a number to read", neutral=1.0,
+          unit="ratio",
           control="the same two nets untrained", versus_control="ratio"),
     Claim("option_b", HE2016, "Table 3 (ImageNet)", "Projection shortcuts (option B) are only marginally better",
           "ResNet-34 top-1 error 25.03 % with A, 24.52 % with B: projections are not essential",
@@ -228,7 +229,7 @@ def _join(parts: list[str]) -> str:
 def error_gap(claim: Claim, dataset: str, errors: pd.DataFrame, split: str, worse: tuple, better: tuple,
               learned: tuple = (), states: tuple = (), column: str = "wrong") -> Verdict:
     """The verdict on "error of `worse` minus error of `better`" ((net, depth[, shortcut]) each), seed by seed;
-    `column="loss"`: the mean loss instead of the error.
+    `column="loss"`: the mean loss of `worse` over that of `better` instead.
 
     The two nets of a seed are measured on the same examples, so the bootstrap resamples them in pairs.
     `learned`: the nets that count only where they trained (`run_status.count`); the others count whatever
@@ -249,8 +250,14 @@ def error_gap(claim: Claim, dataset: str, errors: pd.DataFrame, split: str, wors
     else:
         detail = (f"{_name(worse)} {100 * per_seed.mean(a, pairs):.1f} %, {_name(better)} "
                   f"{100 * per_seed.mean(b, pairs):.1f} % ({split} error, mean of {len(pairs)} seeds)")
-    return check(claim, dataset, per_seed.measure(per_seed.mean_gap, pairs),
+    statistic = per_seed.mean_gap if column == "wrong" else _mean_ratio
+    return check(claim, dataset, per_seed.measure(statistic, pairs),
                  detail=_join([detail, counted.says(), *classified]), failed=counted.failed)
+
+
+def _mean_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """The mean of `a` over that of `b`: e.g. two nets' losses on the same examples."""
+    return float(a.mean() / b.mean())
 
 
 def _response_stds(responses: pd.DataFrame, net: str, depth: int, trained: bool) -> dict[int, np.ndarray]:

@@ -30,7 +30,7 @@ import seaborn as sns
 import torch
 
 from .. import data, per_seed, probes, run_status, runs, stats
-from ..claims import SAME_MARGIN, Basis, Claim, Direction, Fact, Verdict, check, declare, spearman
+from ..claims import NEGLIGIBLE, SAME_MARGIN, Basis, Claim, Direction, Fact, Verdict, check, declare, spearman
 from ..models import NetKind, blocks_per_stage
 from ..papers import VEIT2016
 from ..plots import NET_COLOURS
@@ -70,12 +70,14 @@ CLAIMS = declare(
     Claim("reorder_smooth", VEIT2016, "Fig. 5b", "Error rises smoothly as blocks are reordered",
           "error rises steadily as Kendall's tau falls",
           "Spearman correlation of Kendall's tau with the test error, over the random reorderings",
-          Direction.BELOW, 0.0, "Fig. 5b shows a steady rise as tau falls: a negative rank correlation"),
+          Direction.BELOW, -NEGLIGIBLE["correlation"], "Fig. 5b shows a steady rise as tau falls: a negative rank "
+          "correlation", unit="correlation"),
     Claim("gradient_decay", VEIT2016, "Fig. 6b", "The gradient along one path falls fast with its length",
           "roughly exponential decay with k, by orders of magnitude over 54 blocks",
           "log10 of the mean gradient norm of one path through all n branches over that of the path through none "
           "(units: test examples and sampled path sets)",
-          Direction.BELOW, 0.0, "Fig. 6b is read on a log axis; we check the direction",
+          Direction.BELOW, -NEGLIGIBLE["log10"], "Fig. 6b is read on a log axis; we check the direction",
+          unit="log10",
           control="the same net untrained (its initial weights, BN statistics of 1,000 training images), "
                   "same probe batch, samples and path sets", versus_control="difference"),
     Claim("effective_paths", VEIT2016, "Fig. 6c", "Almost all gradient comes from short paths",

@@ -26,7 +26,7 @@ import seaborn as sns
 import torch
 
 from .. import data, per_seed, plots, probes, run_status, runs, stats
-from ..claims import SAME_MARGIN, Basis, Claim, Direction, Verdict, check, declare
+from ..claims import NEGLIGIBLE, SAME_MARGIN, Basis, Claim, Direction, Verdict, check, declare
 from ..models import SHARED_BN, ResNet, blocks_per_stage, count_parameters
 from ..papers import JASTRZEBSKI2018, TABLE1
 from ..profiles import Profile
@@ -57,7 +57,8 @@ CLAIMS = declare(
           "naive sharing leads to representation explosion",
           "growth of mean ||h|| from stem to output at initialisation (batch statistics), naively shared net "
           "over the unshared net of the same depth, at the paper's ResNet-110 with 13 of 18 blocks a stage "
-          "shared", Direction.ABOVE, 1.0, "Sec. 4.5 says the activations explode, with no number", neutral=1.0),
+          "shared", Direction.ABOVE, NEGLIGIBLE["ratio"], "Sec. 4.5 says the activations explode, with no number",
+          neutral=1.0, unit="ratio"),
     Claim("sharing_stats_matter", JASTRZEBSKI2018, "Sec. 4.5 ablation",
           "Of UBN's parts, unsharing the statistics matters most",
           "unshared BN statistics give most of the gain",
