@@ -251,6 +251,14 @@ def test_reorder_smooth():
     assert ch2.reorder_smooth("a", _reorder(rising[::-1])).outcome == "contradicted"  # error falls as tau falls
     noisy = np.linspace(0.05, 0.6, 12) + rng.normal(0, 0.25, 12)
     assert ch2.reorder_smooth("a", _reorder(noisy)).outcome == "inconclusive"
+    # direction only needs a rank correlation below -0.1: over 3,000 orders an error spread evenly (a golden-ratio
+    # sequence, uncorrelated with tau) is surely within 0.1 of none, contradicted; with a slight rise as tau
+    # falls (rho -0.05) it is weaker: surely negative, short of -0.1
+    n = 3000
+    even = 0.2 + 0.2 * (np.arange(n) * (np.sqrt(5) - 1) / 2 % 1)
+    tau = np.linspace(1, 0.5, n)
+    assert ch2.reorder_smooth("a", _reorder(even, tau)).outcome == "contradicted"
+    assert ch2.reorder_smooth("a", _reorder(even + 0.01 * np.arange(n) / n, tau)).outcome == "weaker"
 
 
 def _gradients(trained, untrained=None, samples=4, examples=6, noise=0.2):
@@ -292,8 +300,9 @@ def test_gradient_decay_is_decided_on_the_trained_nets_and_learned_on_trained_mi
     assert learned.outcome == "holds" and learned.estimate.value == pytest.approx(-6 + 6 * np.log10(1.25), abs=0.1)
     assert learned.untrained.value == pytest.approx(6 * np.log10(0.8), abs=0.1)
     assert learned.trained.value == pytest.approx(holds.estimate.value)
-    # a decay the untrained net shows as well is the architecture's, not training's: the paper's row holds,
-    # and "is it learned?" (direction only) cannot show an absent difference: inconclusive (it was contradicted)
+    # a decay the untrained net shows as well is the architecture's, not training's: the paper's row holds, and
+    # "is it learned?" is inconclusive: this noisy interval reaches past -log10(1.1) (without the noise it is
+    # contradicted, below)
     same = ch2.gradient_decay("a", _gradients([0.3 ** k], [0.3 ** k]))
     assert same.outcome == "holds" and same.learned.outcome == "inconclusive"
     # a trained net that decays surely less than its untrained self: training did not make the decay
@@ -306,6 +315,12 @@ def test_gradient_decay_is_decided_on_the_trained_nets_and_learned_on_trained_mi
     verdict = ch2.gradient_decay("a", _gradients([10 ** (-0.083 * k), 10 ** (-0.267 * k)]))
     assert verdict.outcome == "inconclusive" and verdict.estimate.seeds == 2
     assert verdict.learned.outcome == "inconclusive" and verdict.learned.estimate.seeds == 2
+    # a decay of 0.02 orders of magnitude (5 %), against none untrained: surely down, short of log10(1.1), weaker
+    weak = ch2.gradient_decay("a", _gradients([10 ** (-0.02 * k / 6)], noise=0.01))
+    assert weak.outcome == "weaker" and weak.learned.outcome == "weaker"
+    # ... and the same 5 % beyond the untrained net's decay: the paper's row holds, the learned one is weaker
+    weak = ch2.gradient_decay("a", _gradients([0.3 ** k], [0.3 ** k * 10 ** (0.02 * k / 6)], noise=0.01))
+    assert weak.outcome == "holds" and weak.learned.outcome == "weaker"
 
 
 def test_gradient_decays_single_seed_interval_resamples_the_examples():
@@ -315,6 +330,7 @@ def test_gradient_decays_single_seed_interval_resamples_the_examples():
     # ... and the same examples and path sets are drawn for both nets: the learned row's difference stays paired
     same = ch2.gradient_decay("a", _gradients([0.5 ** k], [0.5 ** k], noise=0.0))
     assert same.learned.estimate.lo == same.learned.estimate.hi == pytest.approx(0)
+    assert same.learned.outcome == "contradicted"  # exactly no difference: inside the negligible band
     assert same.estimate.value == pytest.approx(6 * np.log10(0.5))  # the paper's row: the trained decay
 
 
@@ -418,10 +434,17 @@ def test_every_claim_carries_its_threshold_and_reason_and_only_the_gradient_deca
         assert claim.reason and claim.statistic
         assert bool(claim.control) == (claim.key == "gradient_decay")
     decay, paths, short = (ch2.CLAIMS[k] for k in ("gradient_decay", "effective_paths", "short_paths_training"))
-    # direction only: any decay counts (it needed a full order of magnitude beyond the untrained net's)
-    assert (decay.direction, decay.threshold, decay.versus_control) == (claims.Direction.BELOW, 0.0, "difference")
+    # direction only: a decay beyond a negligible one, 10 % (log10(1.1) orders of magnitude; it was any decay), and
+    # the same beyond the untrained net's for the learned row
+    assert (decay.direction, decay.versus_control, decay.neutral) == (claims.Direction.BELOW, "difference", 0.0)
+    assert decay.threshold == pytest.approx(-0.0414, abs=1e-4) and decay.kind == "log10"
     assert decay.basis == claims.Basis.DIRECTION
-    assert decay.learned().threshold == 0.0 and decay.learned().direction == claims.Direction.BELOW
+    assert decay.learned().threshold == pytest.approx(-0.0414, abs=1e-4)
+    assert decay.learned().direction == claims.Direction.BELOW and decay.learned().kind == "log10"
+    # a negative rank correlation beyond 0.1 (it was any negative one)
+    smooth = ch2.CLAIMS["reorder_smooth"]
+    assert (smooth.direction, smooth.threshold, smooth.neutral, smooth.kind, smooth.basis) == (
+        claims.Direction.BELOW, -0.1, 0.0, "correlation", claims.Basis.DIRECTION)
     # half the way from the path counts' 0.5n to Veit's 11/54 (it was Veit's upper edge, 0.31)
     assert (paths.direction, paths.neutral, paths.basis) == (claims.Direction.BELOW, 0.5, claims.Basis.PAPER)
     assert paths.threshold == pytest.approx(0.352, abs=5e-4) and "5 to 17 of 54" in paths.reason

@@ -4,6 +4,7 @@ here, where nothing is measured), and each "is it learned?" row on the trained n
 
 import inspect
 import json
+import math
 import re
 from pathlib import Path
 
@@ -63,15 +64,15 @@ def test_claims_are_those_of_the_spec():
     spec = {  # key: (direction, threshold, neutral, basis, controlled, versus_control, points, asks)
         "alignment_negative": ("above", 0.75, 0.5, paper, False, None, False, "paper"),
         "alignment_higher": ("below", -0.05, 0.0, paper, False, None, False, "paper"),
-        "norm_ratio": ("above", 1.0, 1.0, direction, True, "ratio", False, "paper"),
+        "norm_ratio": ("above", 1.1, 1.0, direction, True, "ratio", False, "paper"),
         "drop_first_blocks": ("above", 0.01, 0.0, direction, True, "difference", True, "paper"),
         "intermediate_accuracy": ("above", 0.01, 0.0, direction, True, "difference", True, "paper"),
         "borderline_corrected": ("above", 0.01, 0.0, direction, False, None, True, "paper"),
-        "unroll_naive": ("above", 0.0, 0.0, direction, True, "difference", False, "paper"),
+        "unroll_naive": ("above", math.log10(1.1), 0.0, direction, True, "difference", False, "paper"),
         "unroll_scaled": ("below", -1 / 12, 0.0, paper, False, None, False, "paper"),
         "unroll_borderline": ("above", 0.05, 0.0, paper, False, None, True, "paper"),
         "architectures_align": ("above", 0.75, 0.5, paper, False, None, False, "paper"),
-        "single_sharper": ("above", 1.0, 1.0, direction, True, "ratio", False, "book"),
+        "single_sharper": ("above", 1.1, 1.0, direction, True, "ratio", False, "book"),
     }
     assert book not in {v[3] for v in spec.values()}
     assert list(ch3.CLAIMS) == list(spec)
@@ -82,10 +83,12 @@ def test_claims_are_those_of_the_spec():
         assert c.threshold == pytest.approx(threshold, abs=1e-12), key
         if controlled:
             assert c.versus_control == versus, key
-            # "is it learned?": against no difference (1 point for a points difference), or a ratio of 1
+            # "is it learned?": beyond a negligible effect, on its own scale: a ratio of 1.1, 1 point for a points
+            # difference, log10(1.1) for a difference of log10 ratios
             learned = c.learned()
             assert (learned.key, learned.asks) == (f"{key}:learned", "book"), key
-            assert learned.threshold == (1.0 if versus == "ratio" else 0.01 if points else 0.0), key
+            assert learned.threshold == pytest.approx(1.1 if versus == "ratio" else 0.01 if points
+                                                      else math.log10(1.1), abs=1e-12), key
         assert c.reason and c.statistic, key
 
 
@@ -230,15 +233,21 @@ UNTRAINED_RATIOS = [1.0, 1.0, 0.8, 0.8, 0.6, 0.6, 0.5, 0.5, 0.5]  # contrast of 
 
 
 @pytest.mark.parametrize("trained, expected, learned", [
-    # the paper's row: the trained contrast against 1; learned: trained over untrained (contrast 2) against 1
+    # the paper's row: the trained contrast against 1.1; learned: trained over untrained (contrast 2) against 1.1
     (positive([3.0, 3.0, 1, 1, 0.6, 0.6, 0.5, 0.5, 0.5], 0.1), "holds", "holds"),  # contrast 6: three times 2
-    # no more contrast than the untrained net: the paper's fall is there; equal: direction only cannot show an
-    # absent effect, so learned is inconclusive (this case was contradicted)
-    (positive(UNTRAINED_RATIOS, 0.1), "holds", "inconclusive"),
-    # 1.5 x the control and very noisy, yet surely above it (it was inconclusive against 1.5 x)
+    # no more contrast than the untrained net: the paper's fall is there; equal: inside the negligible band, so
+    # learned is contradicted (it was inconclusive while the smallest effect was the neutral 1)
+    (positive(UNTRAINED_RATIOS, 0.1), "holds", "contradicted"),
+    # 5 % more contrast than untrained (2.1 against 2): learned is weaker, surely more, short of 10 %
+    (positive([1.05, 1.05, 0.8, 0.8, 0.6, 0.6, 0.5, 0.5, 0.5], 0.1), "holds", "weaker"),
+    # 1.5 x the control and very noisy, yet surely above 1.1 x it (it was inconclusive against 1.5 x)
     (positive([3.0, 3.0, 1, 1, 0.6, 0.6, 1.0, 1.0, 1.0], 1.5), "holds", "holds"),
     (positive([1.5, 1.5, 1, 1, 1, 1, 1, 1, 1], 0.1), "holds", "contradicted"),  # a fall, less than untrained
-    (positive([1.0] * 9, 0.1), "inconclusive", "contradicted"),  # no fall at all: 1, and half the control's
+    # no fall at all: a contrast of 1, inside the negligible band, now contradicted (it was inconclusive), and
+    # half the control's
+    (positive([1.0] * 9, 0.1), "contradicted", "contradicted"),
+    # a 5 % fall: weaker, surely a fall, short of 10 %
+    (positive([1.05, 1.05, 1, 1, 1, 1, 1, 1, 1], 0.1), "weaker", "contradicted"),
     (positive([0.5, 0.5, 0.6, 0.6, 0.8, 0.8, 1.0, 1.0, 1.0], 0.1), "contradicted", "contradicted"),  # a rise
 ])
 def test_norm_ratio_against_the_untrained_net(trained, expected, learned):
@@ -393,12 +402,15 @@ def fixed(before: int, after: int):
 
 @pytest.mark.parametrize("after, sd, expected, learned", [
     (100.0, 0.0, "holds", "holds"),  # x100 against the untrained x10: log10 2, and a log10 difference of 1
-    # the untrained block's own growth: the features grow; equal: direction only cannot show an absent
-    # difference, so learned is inconclusive (it was contradicted)
-    (10.0, 0.0, "holds", "inconclusive"),
-    # the trained block does not grow the features at all: no growth is at the threshold itself (log10 0), so the
-    # paper's row is inconclusive; it grows them surely less than the untrained one
-    (1.0, 0.0, "inconclusive", "contradicted"),
+    # the untrained block's own growth: the features grow; equal: inside the negligible band, so learned is
+    # contradicted (it was inconclusive while the smallest effect was no difference)
+    (10.0, 0.0, "holds", "contradicted"),
+    # 5 % more growth than untrained (x10.5): learned is weaker, surely more, short of 10 %
+    (10.5, 0.0, "holds", "weaker"),
+    # the trained block does not grow the features at all (log10 0): inside the negligible band, so the paper's
+    # row is now contradicted (it was inconclusive); it grows them surely less than the untrained one
+    (1.0, 0.0, "contradicted", "contradicted"),
+    (1.05, 0.0, "weaker", "contradicted"),  # a 5 % growth: surely some, short of 10 %
     (0.1, 0.0, "contradicted", "contradicted"),  # the features shrink
     # twice the untrained growth on average, very noisy, yet surely above it (it was inconclusive against 0.3)
     (20.0, 1.0, "holds", "holds"),
@@ -478,14 +490,18 @@ def test_architectures_align_takes_the_least_aligned_net(odd, expected):
     # the book's row: the single net's contrast over the ResNet's (2), trained; learned: that over the same
     # untrained (2 vs 2, unless given)
     (positive([6.0] * 3 + [1] * 6, 0.1), REFINE, "holds", "holds"),  # contrast 6 against the ResNet's 2
-    # the same as the ResNet, as untrained: equal, and direction only cannot show an absent effect, so
-    # inconclusive (it was contradicted)
-    (positive(REFINE, 0.1), REFINE, "inconclusive", "inconclusive"),
-    # 1.25 x, very noisy, yet surely above 1 (it was inconclusive against 1.25)
-    (positive([2.5] * 3 + [1] * 6, 1.5), REFINE, "holds", "holds"),
+    # the same as the ResNet, as untrained: equal, inside the negligible band, so contradicted (it was
+    # inconclusive while the smallest effect was the neutral 1)
+    (positive(REFINE, 0.1), REFINE, "contradicted", "contradicted"),
+    # 1.25 x, very noisy: surely above 1, but not surely above 1.1, so now inconclusive (it held against 1)
+    (positive([2.5] * 3 + [1] * 6, 1.5), REFINE, "inconclusive", "inconclusive"),
+    # 1.05 x (2.1 against 2), as over the untrained nets: weaker, surely sharper, short of 10 %
+    (positive([2.1] * 3 + [1] * 6, 0.1), REFINE, "weaker", "weaker"),
     (positive([1.0] * 9, 0.1), REFINE, "contradicted", "contradicted"),  # no contrast at all: half the ResNet's
     # sharper trained, but no sharper than the untrained single net already is (6 vs 2): surely less so
     (positive([6.0] * 3 + [1] * 6, 0.1), [12.0] * 3 + [1] * 6, "holds", "contradicted"),
+    # 6 over an untrained 5.7: learned 5 % more, weaker
+    (positive([6.0] * 3 + [1] * 6, 0.1), [5.7] * 3 + [1] * 6, "holds", "weaker"),
 ])
 def test_single_sharper_picks_the_nets_by_their_fields_and_its_learned_row_is_against_both_untrained(
         single, untrained_single, expected, learned):
@@ -525,29 +541,32 @@ def test_emergence_says_when_the_sign_is_already_there_at_initialisation():
 def test_reading_lists_every_outcome_and_a_reason_only_where_a_claim_did_not_hold():
     cos = per_block(NEGATIVE, 0.05)
     verdicts = ch3.alignment_verdicts("toy", alignment_frame({0: cos}))  # both hold
-    # the features steady (naive: inconclusive, and so is learned), the loss 5 % lower (scaled: weaker), 9
+    # the features 10 % larger on average, noisily (naive: inconclusive, and so is learned, against steady
+    # untrained features; steady features would now contradict it), the loss 5 % lower (scaled: weaker), 9
     # borderline examples (not testable here)
     loss = (np.full(500, 0.01), np.full(500, 0.0095))
-    verdicts += ch3.unrolling_verdicts("toy", unroll_frame(steady(), loss, fixed(2, 9), np.arange(N) < 9))
-    # no fall (inconclusive), half the untrained net's contrast (learned: contradicted)
+    naive = (np.ones(N), spread(1.1, 1.0))
+    verdicts += ch3.unrolling_verdicts("toy", unroll_frame(naive, loss, fixed(2, 9), np.arange(N) < 9))
+    # no fall (a contrast of 1: contradicted, it was inconclusive), half the untrained net's contrast (learned:
+    # contradicted)
     verdicts.append(ch3.norm_ratio_verdict("toy", ratio_frame(positive([1.0] * 9, 0.1),
                                                               positive(UNTRAINED_RATIOS, 0.1, seed=1))))
     text = claims.reading(verdicts, "ci", ch3.LIKELY_REASONS)
-    assert ("the papers' claims: 2 holds, 1 weaker, 0 contradicted, 2 inconclusive (1 not testable here, not "
+    assert ("the papers' claims: 2 holds, 1 weaker, 1 contradicted, 1 inconclusive (1 not testable here, not "
             "counted); the book's questions: 0 holds, 0 weaker, 1 contradicted, 1 inconclusive") in text
     for listed in ("Holds", "Weaker", "Contradicted", "Inconclusive", "Not testable here"):
         assert f"*{listed}*:" in text, listed
     assert "`alignment_negative`" not in text  # held: listed, not explained
-    assert "`norm_ratio` [toy] is inconclusive: its interval" in text
+    assert ("`norm_ratio` [toy] is contradicted: its interval [0.989, 1.01] excludes what the claim needs (> 1.1) "
+            "and reaches no effect (1) or the opposite") in text
     assert ("`norm_ratio:learned` [toy] is contradicted: its interval [0.492, 0.508] excludes what the claim needs "
-            "(> 1) and reaches no effect (1) or the opposite") in text
+            "(> 1.1) and reaches no effect (1) or the opposite") in text
     scaled = ch3.CLAIMS["unroll_scaled"]
     assert (f"`unroll_scaled` [toy] is weaker: its interval [-0.05, -0.05] is surely in the paper's direction "
             f"(beyond 0) but surely short of the smallest size that counts ({scaled.needs()})") in text
     assert "`unroll_borderline` [toy] is not testable here" in text and f"fewer than {ch3.MIN_BORDERLINE}" in text
-    naive = ch3.CLAIMS["unroll_naive"]
-    assert (f"`unroll_naive` [toy] is inconclusive: its interval [{naive.format(0)}, {naive.format(0)}] contains "
-            f"the threshold (needs {naive.needs()})") in text
+    assert ("`unroll_naive` [toy] is inconclusive: its interval [-0.0252, 0.109] contains the threshold "
+            "(needs > 0.0414)") in text
 
 
 # ---- failed runs: every claim here is about nets that learned

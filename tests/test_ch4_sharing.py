@@ -284,14 +284,19 @@ def test_explodes_compares_the_most_shared_net_with_the_unshared_one_and_reaches
         "holds": {0: flat(2.0), 4: flat(1.0), 13: flat(6.0)},  # three times the unshared growth
         "contradicted": {0: flat(2.0), 4: flat(9.0), 13: flat(1.6)},  # below it (4 repeats does not decide)
         "inconclusive": {0: flat(2.0), 13: np.tile([1.0, 3.2], 20)},  # x1.05 on average, noisy
+        "weaker": {0: flat(2.0), 13: flat(2.1)},  # x1.05: surely more growth, short of the negligible 10 %
     }
     for expected, outputs in cases.items():
         frame = _growth(outputs)
         verdict = ch4.growth_verdict(frame.iloc[::-1])  # rows in any order
         assert verdict.outcome == expected, (expected, verdict.estimate)
-    # the same growth as the unshared net is no explosion: never "holds"
+    # the same growth as the unshared net is no explosion: inside the negligible band, contradicted (direction
+    # only needs a ratio above 1.1; it was at best inconclusive against 1)
     same = ch4.growth_verdict(_growth({0: np.tile([1.0, 3.0], 20), 13: np.tile([1.0, 3.0], 20)}))
-    assert same.outcome != "holds" and same.estimate.value == pytest.approx(1.0)
+    assert same.outcome == "contradicted" and same.estimate.value == pytest.approx(1.0)
+    claim = ch4.CLAIMS["sharing_explodes"]
+    assert (claim.direction, claim.threshold, claim.neutral, claim.kind) == (claims.Direction.ABOVE, 1.1, 1.0,
+                                                                            "ratio")
     # no seed has both nets: nothing to measure
     apart = pd.concat([_growth({0: flat(2.0)}, seeds=(0,)), _growth({13: flat(6.0)}, seeds=(1,))])
     assert ch4.growth_verdict(apart).outcome == claims.UNTESTABLE

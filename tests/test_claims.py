@@ -72,10 +72,15 @@ def outcome(key, errs, resp=None):
     ("residual_beats_plain", {("plain", 56, "train"): 0.6}, "holds"),
     ("residual_beats_plain", {("plain", 56, "train"): 0.02}, "contradicted"),
     ("residual_beats_plain", {("plain", 56, "train"): (0.02, 0.07, 0.12)}, "inconclusive"),
-    # on the training loss: 8 points more examples wrong (loss 2 each) is a clear fall with depth
+    # on the training loss, deepest over shallowest (mean loss 0.05 + 1.95 x the error rate): 8 points more
+    # examples wrong (loss 2 each) is a clear fall with depth (ratio 0.24, below 1 / 1.1)
     ("residual_train_depth", {("residual", 8, "train"): 0.08, ("residual", 56, "train"): 0.0}, "holds"),
     ("residual_train_depth", {("residual", 56, "train"): 0.05}, "contradicted"),  # the deeper net's loss is higher
-    ("residual_train_depth", {}, "inconclusive"),  # equal: "direction only" cannot show an absent effect
+    # equal (ratio 1): inside the negligible band, so now contradicted (it was inconclusive with the neutral value
+    # as the smallest effect)
+    ("residual_train_depth", {}, "contradicted"),
+    # a 5 % lower loss (0.976 over 1.025) is weaker: surely down, short of 10 %
+    ("residual_train_depth", {("residual", 8, "train"): 0.5, ("residual", 56, "train"): 0.475}, "weaker"),
     ("residual_train_depth", {("residual", 56, "train"): (0.0, 0.02, 0.04)}, "inconclusive"),
     ("residual_train_depth", {("residual", 8, "train"): 0.9, ("residual", 56, "train"): 0.9}, "not testable here"),
     ("residual_test_depth", {("residual", 8, "test"): 0.08, ("residual", 56, "test"): 0.0}, "holds"),
@@ -96,6 +101,9 @@ def test_error_claims_reach_each_outcome(key, rates, expected):
     ("responses_smaller", {("plain", 8): 2.0}, {("plain", 8): 2.5}, "holds", "contradicted"),
     ("responses_smaller", {("residual", 8): 2.0}, {}, "contradicted", "contradicted"),  # the opposite
     ("responses_smaller", {("plain", 8): (1.0, 1.3, 1.6)}, {}, "inconclusive", "inconclusive"),
+    # 5 % larger in plain nets (and 5 % more than untrained) is weaker: surely larger, short of 10 %
+    ("responses_smaller", {("plain", 8): 1.05}, {}, "weaker", "weaker"),
+    ("responses_smaller", {}, {}, "contradicted", "contradicted"),  # equal: inside the negligible band
     ("responses_depth", {("residual", 56): 0.5}, {}, "holds", "holds"),
     ("responses_depth", {("residual", 56): 1.5}, {}, "contradicted", "contradicted"),
     ("responses_depth", {("residual", 56): (0.7, 0.9, 1.1)}, {}, "inconclusive", "inconclusive"),
@@ -183,7 +191,8 @@ def test_a_diverged_run_is_left_out_of_a_claim_about_nets_that_learned_and_count
     frame = errors({("residual", 8, "train"): 0.08, ("residual", 56, "train"): 0.0}, diverged={("residual", 56): (2,)})
     found = {v.key: v for v in ch1.verdicts(frame, responses({}))}
     depth = found["residual_train_depth"]
-    assert depth.estimate.seeds == 2 and depth.estimate.value == pytest.approx(-0.08 * (2.0 - 0.05))  # loss
+    # the mean loss ratio, deepest (all right: 0.05) over shallowest (8 % wrong: 0.05 + 0.08 x 1.95)
+    assert depth.estimate.seeds == 2 and depth.estimate.value == pytest.approx(0.05 / (0.05 + 0.08 * (2.0 - 0.05)))
     assert depth.failed == "residual-56: seed 2 diverged" and "left out: seed 2 (residual-56 diverged" in depth.detail
     assert claims.table([depth], "ci")["failed runs"].iloc[0] == "residual-56: seed 2 diverged"
     # a net that did not train is left out of it too, but a net that learned is not
@@ -319,10 +328,40 @@ def test_not_testable_is_its_own_outcome_and_left_out_of_the_tally():
 def test_a_threshold_off_its_rule_is_refused():
     with pytest.raises(ValueError, match="rule"):
         _claim(claims.Direction.ABOVE, 0.05, paper_value=0.2)  # half of 0.2 is 0.1
-    with pytest.raises(ValueError, match="rule"):
-        claims.Claim("x", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 0.3, "r")  # direction only: 0
+    with pytest.raises(ValueError, match="rule"):  # direction only, a ratio: 1.1, no longer the neutral 1
+        claims.Claim("x", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 1.0, "r", neutral=1.0, unit="ratio")
     with pytest.raises(ValueError, match="rule"):
         claims.Claim("x", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 0.0, "r", points=True)  # 1 point
+    with pytest.raises(ValueError, match="rule"):  # a log10 ratio: log10(1.1)
+        claims.Claim("x", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 0.0, "r", unit="log10")
+    with pytest.raises(ValueError, match="rule"):  # a correlation: 0.1
+        claims.Claim("x", "s", "w", "t", "p", "s", claims.Direction.BELOW, 0.0, "r", unit="correlation")
+
+
+def test_a_direction_only_claim_needs_a_unit():
+    with pytest.raises(ValueError, match="unit"):
+        claims.Claim("x", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 0.0, "r")
+    with pytest.raises(ValueError, match="unit"):
+        claims.Claim("x", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 1.1, "r", neutral=1.0, unit="factor")
+
+
+@pytest.mark.parametrize("direction, neutral, unit, points, threshold", [
+    (claims.Direction.ABOVE, 0.0, "", True, 0.01),  # an error difference: 1 point
+    (claims.Direction.BELOW, 0.0, "", True, -0.01),
+    (claims.Direction.ABOVE, 1.0, "ratio", False, 1.1),  # a ratio: a factor 1.1 ...
+    (claims.Direction.BELOW, 1.0, "ratio", False, 1 / 1.1),  # ... and 1 / 1.1 for a fall
+    (claims.Direction.ABOVE, 0.0, "log10", False, 0.041392685158225),  # log10(1.1)
+    (claims.Direction.BELOW, 0.0, "log10", False, -0.041392685158225),
+    (claims.Direction.ABOVE, 0.0, "correlation", False, 0.1),
+    (claims.Direction.BELOW, 0.0, "correlation", False, -0.1),
+])
+def test_a_direction_only_claim_needs_a_negligible_effect_on_its_own_scale(direction, neutral, unit, points,
+                                                                         threshold):
+    claim = claims.Claim("x", "s", "w", "t", "p", "s", direction, threshold, "r", neutral=neutral, unit=unit,
+                         points=points)
+    assert claim.kind == ("points" if points else unit)
+    assert claims.rule_threshold(claims.Basis.DIRECTION, neutral, None, claim.kind,
+                                 -1 if direction == claims.Direction.BELOW else 1) == pytest.approx(threshold)
 
 
 def test_every_declared_claim_follows_a_rule_and_few_are_the_books_own():
@@ -336,19 +375,46 @@ def test_every_declared_claim_follows_a_rule_and_few_are_the_books_own():
 
 
 def test_a_controlled_claim_is_decided_on_the_trained_nets_and_asks_if_it_is_learned_apart():
-    claim = claims.Claim("r", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 1.0, "r", neutral=1.0,
-                         control="untrained", versus_control="ratio")
+    claim = claims.Claim("r", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 1.1, "r", neutral=1.0,
+                         unit="ratio", control="untrained", versus_control="ratio")
     trained = [stats.Measurement(v, np.full(10, v)) for v in (2.0, 2.1, 1.9)]
     untrained = [stats.Measurement(v, np.full(10, v)) for v in (2.5, 2.6, 2.4)]
     verdict = claims.check(claim, "digits", trained, untrained)
     assert verdict.outcome == "holds" and verdict.learned.outcome == "contradicted"
     assert [v.key for v in claims.rows_of([verdict])] == ["r", "r:learned"]
     assert "the book's questions: 0 holds, 0 weaker, 1 contradicted" in claims.tally([verdict])
+    # the learned row needs a ratio of 1.1 too: 5 % more than untrained is weaker, the same is contradicted
+    assert verdict.learned.claim.threshold == pytest.approx(1.1) and verdict.learned.claim.kind == "ratio"
+    more = [stats.Measurement(v, np.full(10, v)) for v in (2.1, 2.205, 1.995)]  # 1.05 x `trained`
+    assert claims.check(claim, "digits", more, trained).learned.outcome == "weaker"
+    assert claims.check(claim, "digits", trained, trained).learned.outcome == "contradicted"
+
+
+@pytest.mark.parametrize("kw, threshold, neutral, kind", [
+    (dict(direction=claims.Direction.ABOVE, threshold=1.1, neutral=1.0, unit="ratio", versus_control="ratio"),
+     1.1, 1.0, "ratio"),
+    (dict(direction=claims.Direction.BELOW, threshold=1 / 1.1, neutral=1.0, unit="ratio", versus_control="ratio"),
+     1 / 1.1, 1.0, "ratio"),
+    # a difference against the control stays on the claim's own scale
+    (dict(direction=claims.Direction.BELOW, threshold=-0.041392685158225, unit="log10"), -0.041392685158225, 0.0,
+     "log10"),
+    (dict(direction=claims.Direction.ABOVE, threshold=0.01, points=True), 0.01, 0.0, "points"),
+    # an error claim whose control combines as a ratio: the learned row is a ratio
+    (dict(direction=claims.Direction.ABOVE, threshold=0.01, points=True, versus_control="ratio"), 1.1, 1.0,
+     "ratio"),
+])
+def test_the_learned_row_needs_a_negligible_effect_on_its_own_scale(kw, threshold, neutral, kind):
+    args = {**kw}
+    claim = claims.Claim("r", "s", "w", "t", "p", "s", args.pop("direction"), args.pop("threshold"), "r",
+                         control="untrained", **args)
+    learned = claim.learned()
+    assert learned.threshold == pytest.approx(threshold) and learned.neutral == neutral and learned.kind == kind
+    assert learned.basis == claims.Basis.DIRECTION and learned.asks == "book"
 
 
 def test_the_learned_row_names_the_same_failed_runs():
-    claim = claims.Claim("r", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 1.0, "r", neutral=1.0,
-                         control="untrained", versus_control="ratio")
+    claim = claims.Claim("r", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 1.1, "r", neutral=1.0,
+                         unit="ratio", control="untrained", versus_control="ratio")
     ones = [stats.Measurement(v, np.full(10, v)) for v in (2.0, 2.1)]
     verdict = claims.check(claim, "digits", ones, ones).with_failed("net-56: seed 1 did not train")
     assert [v.failed for v in claims.rows_of([verdict])] == ["net-56: seed 1 did not train"] * 2

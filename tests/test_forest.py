@@ -25,7 +25,12 @@ def row(direction: str, threshold: float, neutral: float, est: tuple | None, dat
     ("above", 0.02, 0.0, (0.03, 0.01, 0.05), (1.5, 0.5, 2.5), (1.0,)),
     ("below", -0.01, 0.0, (-0.02, -0.03, -0.01), (2.0, 1.0, 3.0), (1.0,)),  # a fall reads to the right too
     ("within", 0.01, 0.0, (0.002, -0.004, 0.006), (0.2, -0.4, 0.6), (-1.0, 1.0)),  # ± 1: the margin
-    ("above", 1.0, 1.0, (1.1, 0.95, 1.2), (0.5, -0.25, 1.0), (0.0,)),  # direction only: scaled by its interval
+    # a direction-only ratio: 1 is the negligible factor 1.1 (1 / 1.1 for a fall), no longer the neutral value
+    ("above", 1.1, 1.0, (1.21, 1.15, 1.3), (2.1, 1.5, 3.0), (1.0,)),
+    ("below", 1 / 1.1, 1.0, (0.8, 0.7, 0.9), (2.2, 1.1, 3.3), (1.0,)),
+    # a smallest effect at the neutral value (a one-sided "barely changes" claim, as direction-only claims once
+    # were): scaled by its interval
+    ("above", 1.0, 1.0, (1.1, 0.95, 1.2), (0.5, -0.25, 1.0), (0.0,)),
     ("below", 1.0, 1.0, (0.9, 0.8, 1.05), (0.5, -0.25, 1.0), (0.0,)),
 ])
 def test_each_row_is_scaled_to_its_own_claim(direction, threshold, neutral, est, expected, ticks):

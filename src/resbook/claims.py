@@ -131,6 +131,9 @@ class Claim:
             expected_neutral = SAME_MARGIN  # "barely changes": one-sided, no weaker zone
             if not math.isclose(self.neutral, expected_neutral):
                 raise ValueError(f"{self.key}: a one-sided 'about the same' claim has its margin as neutral value")
+        if self.control and self.versus_control == "difference" and self.kind not in ("points", "log10"):
+            # its "is it learned?" row needs a negligible size for a difference
+            raise ValueError(f"{self.key}: a control compared by difference needs points or unit='log10'")
         if expected is not None and not math.isclose(self.threshold, expected, abs_tol=1e-12):
             raise ValueError(f"{self.key}: its rule ({self.basis.value}) gives {expected:.6g}, not {self.threshold}")
 

@@ -4,7 +4,7 @@ Both read the rows `claims.Verdict.row` gives (and `record` keeps), so that a ch
 its claims the same way. The statistics have different units (points of error, ratios, shares, log10 of a
 gradient, correlations), so the plot gives each row its own scale: 0 is no effect (the claim's neutral value)
 and 1 the smallest effect that counts, with the paper's direction to the right. An "about the same" claim
-wants its interval inside ± 1 (its margin). A claim that needs only a direction (its smallest effect *is* the
+wants its interval inside ± 1 (its margin). A one-sided "barely changes" claim (its smallest effect *is* its
 neutral value) has no 1: it is scaled by its own interval, so that the sign is what shows, and decided at 0.
 The table keeps to five narrow columns that fit the text column; the long reasons open under each claim.
 """
@@ -77,7 +77,7 @@ def _number(x) -> float:
 
 def scaled(row: Mapping) -> Scaled | None:
     """`row` on its claim's scale: 0 no effect, 1 the smallest effect that counts in the paper's direction (None:
-    nothing measured). "About the same": ± 1 is the margin. Direction only (smallest effect = neutral value):
+    nothing measured). "About the same": ± 1 is the margin. "Barely changes" (smallest effect = neutral value):
     the interval's far end from the neutral value is 1 in size, the sign is the paper's, and 0 decides."""
     value, lo, hi = (_number(row.get(k)) for k in ("value", "lo", "hi"))
     if not math.isfinite(value):
