@@ -282,10 +282,19 @@ def test_drop_first_blocks_against_the_untrained_net(trained, expected):
     untrained = np.tile(bernoulli([0.9], seed=3)[0], (9, 1))  # untrained: every drop leaves it at chance
     verdict = ch3.drop_verdict("toy", drop_frame(trained, untrained))
     assert verdict.outcome == expected
-    # the untrained contrast is exactly 0, so trained minus untrained is the trained contrast, decided alike
-    assert verdict.learned.untrained.value == 0 and verdict.learned.outcome == expected
-    assert "error with every block is 90 % (a guess: 90 %), at chance" in verdict.detail
-    assert "rules out little" in verdict.detail and "rules out little" in verdict.claim.control
+    # the untrained net is at chance: a ceiling, so its "is it learned?" row is not testable, whatever the trained
+    assert verdict.learned.untrained.value == 0 and verdict.learned.outcome == "not testable here"
+    assert "error with every block is 90 % (a guess: 90 %)" in verdict.detail
+    assert "near chance" in verdict.learned.untestable and "rules out little" in verdict.claim.control
+
+
+def test_drop_first_blocks_learned_row_is_decided_when_the_control_is_off_chance():
+    trained = bernoulli(np.where(FIRST, 0.6, 0.1))
+    untrained = np.tile(bernoulli([0.5], seed=3)[0], (9, 1))  # every drop costs the same: no contrast
+    frame = drop_frame(trained, untrained)
+    frame.loc[~frame.trained, "intact_mistake"] = [np.zeros_like(m) for m in frame.intact_mistake[~frame.trained]]
+    verdict = ch3.drop_verdict("toy", frame)
+    assert verdict.learned.untestable == "" and verdict.learned.outcome == "holds"
 
 
 def readout_frame(correct: np.ndarray, borderline: np.ndarray, seed=0, untrained: np.ndarray | None = None

@@ -83,9 +83,12 @@ def outcome(key, errs, resp=None):
     ("residual_train_depth", {("residual", 8, "train"): 0.5, ("residual", 56, "train"): 0.475}, "weaker"),
     ("residual_train_depth", {("residual", 56, "train"): (0.0, 0.02, 0.04)}, "inconclusive"),
     ("residual_train_depth", {("residual", 8, "train"): 0.9, ("residual", 56, "train"): 0.9}, "not testable here"),
-    ("residual_test_depth", {("residual", 8, "test"): 0.08, ("residual", 56, "test"): 0.0}, "holds"),
-    ("residual_test_depth", {("residual", 56, "test"): 0.05}, "contradicted"),
-    ("residual_test_depth", {("residual", 56, "test"): (0.0, 0.02, 0.04)}, "inconclusive"),
+    # a ratio of test errors (deepest over shallowest here), so the rates are large enough for a narrow one
+    ("residual_test_depth", {("residual", 8, "test"): 0.2, ("residual", 56, "test"): 0.1}, "holds"),
+    ("residual_test_depth", {("residual", 8, "test"): 0.1, ("residual", 56, "test"): 0.2}, "contradicted"),
+    ("residual_test_depth", {("residual", 8, "test"): 0.2, ("residual", 56, "test"): 0.2}, "contradicted"),  # absent
+    ("residual_test_depth", {("residual", 8, "test"): 0.2, ("residual", 56, "test"): (0.1, 0.18, 0.26)},
+     "inconclusive"),
     # untrained nets (at chance on both splits) are no evidence, however their test errors compare
     ("residual_test_depth", {("residual", 8, "train"): 0.9, ("residual", 8, "test"): 0.9,
                              ("residual", 56, "train"): 0.9, ("residual", 56, "test"): 0.95}, "not testable here"),

@@ -5,14 +5,16 @@ difference, 1 for a ratio) and the smallest effect that counts, set by one of th
 never tuned on our runs. `check` turns one `stats.Measurement` per seed of the trained nets into a `Verdict`:
 - holds: the 95 % interval clears the smallest effect, in the paper's direction;
 - weaker: the interval lies wholly between the neutral value and the smallest effect: surely the paper's
-  direction, surely smaller than the paper's size (only where the size comes from the paper's numbers);
+  direction, surely smaller than the smallest effect (half the paper's size, or, where the paper gives only a
+  direction, the negligible size of `NEGLIGIBLE`);
 - contradicted: the interval lies below the smallest effect and reaches the neutral value or beyond: the
   effect is absent or opposite (for an "about the same" claim: surely further apart than the margin);
 - inconclusive: the interval contains the smallest effect;
 - not testable here: nothing to measure (a floor or a ceiling, no net that trained), with its reason; left out
   of the tallies.
 "About the same" claims are two one-sided tests at 5 % each: their interval is the 90 % one (`stats`), and
-their detail says from how many seeds on they could hold at the measured seed-to-seed spread.
+their detail says from how many seeds on they could hold at the measured seed-to-seed spread. A one-sided
+"barely changes" claim (non-inferiority) is the same test on one side: also the 90 % interval.
 Where the architecture alone could produce an effect, the claim names a control (the same nets untrained) and
 its verdict carries a second one, `learned`: the book's own question "is it learned?", the trained statistic
 minus (or over) the untrained one seed by seed, decided against no effect. It is a row of its own, marked as
@@ -284,14 +286,15 @@ RULE_NAMES = {Basis.PAPER: "half the paper's size", Basis.DIRECTION: "direction 
 
 def check(claim: Claim, dataset: str, trained: Sequence[Measurement],
           untrained: Sequence[Measurement] | None = None, detail: str = "", failed: str = "",
-          untestable: str = "") -> Verdict:
+          untestable: str = "", learned_untestable: str = "") -> Verdict:
     """The verdict on `claim` from one measurement per seed of the trained nets (and, for its "is it learned?"
     row, per seed of the untrained control); `failed`: the runs behind it that did not train or diverged;
-    `untestable`: why this claim cannot be decided here (a floor or ceiling), which makes it not testable."""
+    `untestable`: why this claim cannot be decided here (a floor or ceiling), which makes it not testable;
+    `learned_untestable`: the same for its "is it learned?" row alone (e.g. a control at chance)."""
     if not trained:
         return Verdict(claim, dataset, None, detail=detail or "nothing to measure at this profile", failed=failed,
                        untestable=untestable)
-    level = EQUIVALENCE_LEVEL if claim.direction == Direction.WITHIN else LEVEL
+    level = EQUIVALENCE_LEVEL if claim.direction == Direction.WITHIN or claim.basis == Basis.SAME else LEVEL
     verdict = Verdict(claim, dataset, estimate(list(trained), level), detail=_with_power(claim, trained, detail),
                       failed=failed, untestable=untestable)
     if not claim.control:
@@ -301,7 +304,7 @@ def check(claim: Claim, dataset: str, trained: Sequence[Measurement],
     versus = [t - u if claim.versus_control == "difference" else t / u
               for t, u in zip(trained, untrained, strict=True)]
     learned = Verdict(claim.learned(), dataset, estimate(versus), estimate(trained), estimate(untrained),
-                      failed=failed)
+                      failed=failed, untestable=learned_untestable)
     return replace(verdict, learned=learned)
 
 

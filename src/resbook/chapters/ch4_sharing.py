@@ -46,7 +46,8 @@ CLAIMS = declare(
           "shared ResNet-110 (13 of 18 blocks a stage shared) worse than ResNet-38",
           "test error, naively shared net minus the unshared net of the same size", Direction.ABOVE, 0.01,
           "Sec. 4.5 says worse, without the naive net's error", points=True),
-    Claim("sharing_ubn_fixes", JASTRZEBSKI2018, "Table 1", "Unshared batch norm rescues the shared net",
+    Claim("sharing_ubn_fixes", JASTRZEBSKI2018, "Table 1",
+          "With unshared batch norm the shared net is at least as good as an unshared net of its size",
           "ResNet-110-UBN 0.63 / 6.62 vs ResNet-38 1.20 / 6.99 (570k vs 565k params)",
           f"test error, shared net with UBN minus the unshared net of the same size (seeds where both nets "
           f"trained: training error below {100 * run_status.STARTED_ERR:.0f} %, loss finite)", Direction.BELOW,
