@@ -1,9 +1,14 @@
 # Two entry points (see README): `make book` and `make test`. Both check the system packages first, then
-# set up .venv on first use.
+# set up .venv on first use, each with only the install sets it needs.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PROFILE ?= cpu
+ENGINE ?= local
+# Where torch and torchvision come from; empty: pip's own indexes (PyPI's Linux wheel brings the CUDA libraries).
+# On Linux without a GPU, TORCH_INDEX=https://download.pytorch.org/whl/cpu on the first make installs the
+# CPU-only build instead (about 4 GB less). Read once, when .venv's `read` set is installed.
+TORCH_INDEX ?=
 # Debian packages that pip cannot install; add one word here for each a later need brings.
 # chromium: the browser check of the built pages; dataset-fashion-mnist: the real images of Chapter 1 (30 MB).
 SYSTEM_PACKAGES := chromium dataset-fashion-mnist
@@ -13,15 +18,38 @@ export JUPYTER_PREFER_ENV_PATH := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: system book student paper fill bench test setup lint unit chapters-ci nbval html-ci browser clean
+.PHONY: system book student paper fill bench test setup setup-dev lint unit chapters-ci nbval html-ci browser clean
 
-$(VENV)/.installed: requirements.txt pyproject.toml
-	test -x $(BIN)/python || python3 -m venv $(VENV)
+# The install sets (README, "Install sets", gives their sizes). Each target installs only the sets it needs, each
+# once (a stamp per set, redone when pyproject.toml or constraints.txt changes):
+#   read: the package and what executes its chapters (pyproject.toml's `reader` extra); the sets below add to it
+#   build: the website's builder (`build`); test: make test's tools (`test`); scale: Ray (`scale`)
+#   handout: nbconvert alone (make student)
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+
+$(VENV)/.installed-read: pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(if $(TORCH_INDEX),$(BIN)/pip install --quiet -c constraints.txt --index-url $(TORCH_INDEX) torch torchvision)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[reader]"
 	touch $@
 
-setup: $(VENV)/.installed
+$(VENV)/.installed-build $(VENV)/.installed-test $(VENV)/.installed-scale: \
+    $(VENV)/.installed-%: pyproject.toml constraints.txt $(VENV)/.installed-read
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[$*]"
+	touch $@
+
+$(VENV)/.installed-handout: | $(VENV)/bin/python
+	$(BIN)/pip install --quiet nbconvert
+	touch $@
+
+## make setup: what `make book` needs (read and build), and MathJax into .cache/vendor: afterwards the book
+## builds without internet (a chapter's set-up cell only tries to fetch published runs, and trains offline).
+setup: $(VENV)/.installed-read $(VENV)/.installed-build
+	@$(BIN)/python -m resbook.site.mathjax
+
+## make setup-dev: every set, what `make test` needs
+setup-dev: setup $(VENV)/.installed-test $(VENV)/.installed-scale
 
 ## make system: install the missing SYSTEM_PACKAGES with apt-get where this user may (root or passwordless
 ## sudo); otherwise stop at once with the one command to run. First, so a missing package costs seconds.
@@ -55,7 +83,7 @@ book: system setup
 	exit $$failed
 
 ## make student: the chapter notebooks without their solutions (cells tagged `solution`), for handing out
-student: setup
+student: $(VENV)/.installed-handout
 	$(BIN)/jupyter nbconvert --to notebook --TagRemovePreprocessor.enabled=True \
 	    --TagRemovePreprocessor.remove_cell_tags solution --output-dir _build/student book/*.ipynb
 	@echo "Student edition: $(CURDIR)/_build/student"
@@ -65,26 +93,27 @@ paper:
 	$(MAKE) fill book PROFILE=paper
 
 ## make fill: train every run the chapters need at PROFILE into the run cache, without building the book
-fill: setup
-	$(BIN)/python -m resbook fill --profile $(PROFILE)
+## (ENGINE=ray: as Ray tasks, on a local cluster; installs the scale set)
+fill: $(VENV)/.installed-read $(if $(filter ray,$(ENGINE)),$(VENV)/.installed-scale)
+	$(BIN)/python -m resbook fill --profile $(PROFILE) --engine $(ENGINE)
 
 ## make bench: training speed of this machine, package vs a textbook baseline (prints a table; not a test)
-bench: setup
+bench: $(VENV)/.installed-read
 	$(BIN)/python -m resbook.bench
 
 ## make test: lint, unit tests, chapters executed at `ci` and checked with nbval, book built strictly
-test: system setup lint unit chapters-ci nbval html-ci browser
+test: system setup-dev lint unit chapters-ci nbval html-ci browser
 
-lint: setup
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests
 
-unit: setup
+unit: setup-dev
 	$(BIN)/pytest -q tests -m "not chapters"
 
-chapters-ci: setup
+chapters-ci: setup-dev
 	$(BIN)/pytest -q tests -m chapters
 
-nbval: setup
+nbval: setup-dev
 	$(BIN)/pytest -q --nbval-lax -p no:cacheprovider _build/executed/ci/book
 
 html-ci: setup
@@ -93,7 +122,7 @@ html-ci: setup
 	@echo "CI build of the book: $(CURDIR)/_build/ci/_build/html/index.html"
 
 ## every page of the CI build in headless Chromium; one screenshot per page in _build/screenshots
-browser: setup
+browser: $(VENV)/.installed-test
 	$(BIN)/python -m resbook.site.browser_check _build/ci/_build/html --screenshots _build/screenshots
 
 clean:

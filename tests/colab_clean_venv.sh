@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The chapters as Colab sees them: a clean virtualenv outside the repository, the install command of the
-# notebooks' Colab cell pointed at a clone of this repository, then papermill on Chapter 1 at `ci` from
-# another working directory, with no RESBOOK_CACHE (the run cache must land outside the package).
+# notebooks' Colab cell (`resbook[reader] @ git+<url>@v<version>`) pointed at a clone of this repository at
+# that tag, then papermill on Chapter 1 at `ci` from another working directory, with no RESBOOK_CACHE (the run
+# cache must land outside the package). Prints the installed size (the reading set).
 # Usage: bash tests/colab_clean_venv.sh [work folder]   (slow: a full install; not part of `make test`)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,10 +13,14 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet --upgrade pip  # Colab's pip is current; the venv's may not read git+file URLs
 cell=$(python3 -c "import json,sys; nb=json.load(open(sys.argv[1])); print(''.join(nb['cells'][1]['source']))" \
     "$repo/book/01_plain_vs_residual.ipynb")
-spec=$(echo "$cell" | grep -o '"resbook\[reader\] @ git+[^"]*"' | tr -d '"')
-spec=${spec/git+https:\/\/github.com\/*/git+file://$work/clone}
+spec=$(echo "$cell" | grep -o '"resbook\[reader\] @ git+[^"]*@v[^"]*"' | tr -d '"')
+tag=${spec##*@}  # the cell installs a release tag, v<version>
+# The release workflow creates the tag; where this checkout has none yet, the clone's HEAD stands in for it.
+git -C "$work/clone" rev-parse -q --verify "refs/tags/$tag" >/dev/null || git -C "$work/clone" tag "$tag"
+spec="${spec%% @ git+*} @ git+file://$work/clone@$tag"  # the cell's form, pointed at the clone
 echo "installing: $spec"
 "$work/venv/bin/pip" install --quiet "$spec"
+echo "installed: $(du -sh "$work"/venv/lib/python3*/site-packages | cut -f1) in site-packages"
 mkdir -p "$work/elsewhere" && cd "$work/elsewhere"
 unset RESBOOK_CACHE
 export PATH="$work/venv/bin:$PATH" JUPYTER_PREFER_ENV_PATH=1  # the venv's own python3 kernel

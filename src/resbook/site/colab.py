@@ -1,19 +1,22 @@
-"""The first cell of every chapter: on Colab only, install this package from the book's repository.
+"""The first cell of every chapter: on Colab only, install this package from the book's repository, at a release.
 
-`_config.yml`'s `repository: url:` is the one place the address is typed; this module writes the cell from
-it (`python -m resbook.site.colab` after changing the address, e.g. in a fork) and the tests check that
-every notebook's cell matches. Elsewhere (a checkout, Binder) the package is installed already and the
-cell does nothing. The rendered book hides the cell (`remove-cell`).
+`_config.yml`'s `repository: url:` is the one place the address is typed, and the package's version names the
+release: the cell installs `git+<url>@v<version>`, the tag `.github/workflows/release.yml` creates. This module
+writes the cell into every chapter (`python -m resbook.site.colab` after changing the address or the version; the
+Pages workflow runs it for a fork) and the tests check that every notebook's cell matches. Elsewhere (a checkout,
+Binder) the package is installed already and the cell does nothing. The rendered book hides the cell
+(`remove-cell`).
 """
 
 from __future__ import annotations
 
+import argparse
 import pathlib
-import sys
 
 import nbformat
 import yaml
 
+from .. import __version__
 from .execute import BOOK, ROOT, chapters
 
 TAG = "colab-install"
@@ -23,16 +26,23 @@ def repository_url(config: pathlib.Path = ROOT / "_config.yml") -> str:
     return yaml.safe_load(config.read_text())["repository"]["url"]
 
 
-def install_source(url: str) -> str:
-    return ("# On Colab only: install this book's package from its repository (a checkout or Binder has it).\n"
+def release_tag() -> str:
+    """The release the cell installs: v<package version> (pyproject.toml's; the release workflow tags it)."""
+    return f"v{__version__}"
+
+
+def install_source(url: str, tag: str) -> str:
+    return (f"# On Colab only: install this book's package from its repository at release {tag} "
+            "(a checkout or Binder has it).\n"
             "import sys\n\n"
             'if "google.colab" in sys.modules:\n'
-            f'    %pip install --quiet "resbook[reader] @ git+{url}"')
+            f'    %pip install --quiet "resbook[reader] @ git+{url}@{tag}"')
 
 
-def sync(book: pathlib.Path = BOOK, url: str | None = None) -> list[str]:
-    """Put the install cell, for `url` (default: _config.yml's), first in every chapter; returns those changed."""
-    source = install_source(url or repository_url())
+def sync(book: pathlib.Path = BOOK, url: str | None = None, tag: str | None = None) -> list[str]:
+    """Put the install cell, for `url` at `tag` (default: _config.yml's, this version's), first in every chapter;
+    returns the names of the chapters changed."""
+    source = install_source(url or repository_url(), tag or release_tag())
     changed = []
     for path in chapters(book):
         nb = nbformat.read(path, as_version=4)
@@ -51,5 +61,9 @@ def sync(book: pathlib.Path = BOOK, url: str | None = None) -> list[str]:
 
 
 if __name__ == "__main__":
-    print("updated:", ", ".join(sync()) or "nothing (every chapter's install cell matches _config.yml)")
-    sys.exit(0)
+    parser = argparse.ArgumentParser(prog="python -m resbook.site.colab", description=sync.__doc__)
+    parser.add_argument("--url", help="the repository (default: _config.yml's repository url)")
+    parser.add_argument("--tag", help="the release (default: v<package version>)")
+    args = parser.parse_args()
+    print("updated:", ", ".join(sync(url=args.url, tag=args.tag))
+          or "nothing (every chapter's install cell matches _config.yml and the version)")

@@ -1,7 +1,8 @@
 """MathJax 3, vendored from the npm registry into the built site, so that math renders without internet.
 
-The package tarball is downloaded once into .cache/vendor, checked against the registry's published
-sha512 integrity, and the combined TeX-to-HTML script plus its web fonts are copied into the site.
+The package tarball is downloaded once into .cache/vendor (by `make setup`, which runs this module, so that a
+set-up checkout builds offline; else at the first build), checked against the registry's published sha512
+integrity, and the combined TeX-to-HTML script plus its web fonts are copied into the site.
 """
 
 from __future__ import annotations
@@ -64,3 +65,10 @@ def install(static: pathlib.Path) -> str:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(tar.extractfile(member).read())
     return f"mathjax/{SCRIPT}"
+
+
+if __name__ == "__main__":  # `make setup`: fetch it now, so that building the book later needs no network
+    cached = (CACHE / f"mathjax-{VERSION}.tgz").exists()
+    tarball()
+    if not cached:
+        print(f"MathJax {VERSION} downloaded into {CACHE}")
