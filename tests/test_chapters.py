@@ -13,18 +13,16 @@ from resbook.site import execute as book
 pytestmark = pytest.mark.chapters
 OUT = book.ROOT / "_build" / "executed" / "ci"
 
-# Regression pins, not evidence: claims that hold at the ci scale (digits, depths 8 and 56, seed 0, and Chapter 1's
-# Fashion-MNIST slice; the interval is the bootstrap over that run's examples) with room to spare. A claim is
-# pinned only when, in two trainings that differ only in rounding, its interval's near end clears the threshold
-# by at least a quarter of the interval's width. Rounding moves a trained net about as much as another seed
-# would: a fresh clone on another CPU rounds differently, and so does another SGD kernel. Measured on an AMD
-# EPYC, 2026-12-03, with fused SGD and with the default multi-tensor SGD: architectures_align went from
-# 0.88 [0.76, 0.92] to 0.96 [0.88, 0.96] (against > 0.8), drop_first_blocks from +20.7 [+18.1, +23.3] to
-# +7.6 [+5.2, +10.0] pts (> +5), unroll_scaled from -0.43 [-0.54, -0.31] to -0.07 [-0.46, +0.09] (< -0.05);
-# responses_smaller [digits], highway_worse and sharing_naive_fails cleared theirs by 0.1 to 0.14; and
-# responses_smaller [fashion_slice] is not measured once the plain-56 it needs did not train. None of these is
-# pinned. Every claim's decision is unit-tested on constructed inputs for every outcome (the chapter test
-# files); the chapters' tables report the unpinned ones as they come.
+# Regression pins, not evidence: claims that hold at the ci scale (digits, depths 8 and 56, and Chapter 1's
+# Fashion-MNIST slice; the interval is the bootstrap over one run's examples) with room to spare on any machine.
+# The rule (issue 20): a claim is pinned only when it holds at ci with seed 0, seed 1 and seed 2 alike, each
+# time with its interval's near end clearing the threshold by at least a quarter of the interval's width. Another
+# seed moves a trained net about as much as another CPU's rounding does: a fresh clone on an AMD EPYC turned
+# architectures_align [digits] from holds to inconclusive (0.88 [0.76, 0.92] against > 0.8), so it stays unpinned
+# although it now passes the rule here (its lower end cleared 0.75 by 0.05, 0.09 and 0.13). Measured on this
+# 2-core machine, 2026-12-03, after the thresholds were set by the book's rules (`claims.RULES`). sharing_explodes
+# is measured at initialisation over seeds 0-9 at every profile, so no training rounding reaches it. Every
+# claim's decision is unit-tested on constructed inputs for each of its outcomes (the chapter test files).
 EXPECTED = {
     "01_plain_vs_residual": {
         "degradation [digits]": "holds",
@@ -36,15 +34,23 @@ EXPECTED = {
     "02_unravelled_view": {
         "lesion_plain [digits]": "holds",
         "gradient_decay [digits]": "holds",
+        "gradient_decay:learned [digits]": "holds",
         "effective_paths [digits]": "holds",
     },
     "03_iterative_refinement": {
         "alignment_negative [digits]": "holds",
         "alignment_higher [digits]": "holds",
+        "norm_ratio [digits]": "holds",
+        "drop_first_blocks [digits]": "holds",
         "intermediate_accuracy [digits]": "holds",
+        "intermediate_accuracy:learned [digits]": "holds",
         "borderline_corrected [digits]": "holds",
+        "unroll_naive [digits]": "holds",
+        "single_sharper [digits]": "holds",
     },
-    "04_block_sharing": {},  # no claim clears its threshold with room to spare at ci
+    "04_block_sharing": {
+        "sharing_explodes [digits]": "holds",
+    },
 }
 
 
@@ -88,7 +94,8 @@ def test_every_verdict_is_one_of_the_chapters_claims(executed):
     from resbook import chapters
 
     for module in chapters.modules().values():
-        keys = {line.split(" [")[0] for line in verdicts_of(executed / f"{module.NOTEBOOK}.ipynb")}
+        keys = {line.split(" [")[0].removesuffix(":learned")  # a claim's "is it learned?" row
+                for line in verdicts_of(executed / f"{module.NOTEBOOK}.ipynb")}
         assert keys <= set(module.CLAIMS), f"{module.NOTEBOOK}: verdicts {keys - set(module.CLAIMS)} not declared"
 
 
