@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -366,18 +366,27 @@ def tally(verdicts: Sequence[Verdict]) -> str:
     return f"the papers' claims: {counts(papers)}" + (f"; the book's questions: {counts(book)}" if book else "")
 
 
+def lowered(text: str) -> str:
+    """A claim's sentence to go inside another one: its first letter in lower case."""
+    return text[0].lower() + text[1:]
+
+
+def by_outcome(items: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """(outcome, phrase) pairs grouped by outcome, in the order of OUTCOMES, each phrase once."""
+    items = list(items)
+    grouped = [(o, list(dict.fromkeys(phrase for outcome, phrase in items if outcome == o))) for o in OUTCOMES]
+    return [(o, phrases) for o, phrases in grouped if phrases]
+
+
 def reading(verdicts: Sequence[Verdict], profile: str, likely_reasons: Mapping[str, str] | None = None) -> str:
     """Markdown that says, from the verdicts themselves, which claims held, were weaker, contradicted,
     inconclusive or not testable; for each that did not hold, why (from its interval), and the chapter's likely
     reason at small scale (`likely_reasons`, by claim key) where it has one."""
     rows = rows_of(verdicts)
     lines = [f"**At the `{profile}` profile, {tally(verdicts)}.**", ""]
-    for outcome in OUTCOMES:
-        chosen = [v for v in rows if v.outcome == outcome]
-        if chosen:
-            items = "; ".join(f"{v.claim.text[0].lower()}{v.claim.text[1:]} ({v.dataset}: {v._interval(v.estimate)})"
-                              for v in chosen)
-            lines.append(f"- *{outcome[0].upper()}{outcome[1:]}*: {items}.")
+    grouped = by_outcome((v.outcome, f"{lowered(v.claim.text)} ({v.dataset}: {v._interval(v.estimate)})")
+                         for v in rows)
+    lines += [f"- *{outcome[0].upper()}{outcome[1:]}*: {'; '.join(items)}." for outcome, items in grouped]
     reasons = likely_reasons or {}
     for v in rows:
         if v.outcome != "holds":

@@ -98,6 +98,13 @@ def mean_gap(a: np.ndarray, b: np.ndarray) -> float:
     return float(a.mean() - b.mean())
 
 
+def mean_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """The mean of `a` over that of `b`: e.g. two nets' error rates or losses on the same examples. A resample
+    with nothing in `b` gives inf or NaN, which the interval leaves out (`stats.estimate` keeps finite replicates)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(a.mean()) / b.mean())
+
+
 def mean(values: Mapping[int, float | np.ndarray], seeds: Iterable[int] | None = None) -> float:
     """The mean over seeds (all of `values`, or only `seeds`) of each seed's value; an array counts as its mean."""
     chosen = values.keys() if seeds is None else seeds

@@ -252,16 +252,9 @@ def error_gap(claim: Claim, dataset: str, errors: pd.DataFrame, split: str, wors
     else:
         detail = (f"{_name(worse)} {100 * per_seed.mean(a, pairs):.1f} %, {_name(better)} "
                   f"{100 * per_seed.mean(b, pairs):.1f} % ({split} error, mean of {len(pairs)} seeds)")
-    statistic = _mean_ratio if ratio or column == "loss" else per_seed.mean_gap
+    statistic = per_seed.mean_ratio if ratio or column == "loss" else per_seed.mean_gap
     return check(claim, dataset, per_seed.measure(statistic, pairs),
                  detail=_join([detail, counted.says(), *classified]), failed=counted.failed)
-
-
-def _mean_ratio(a: np.ndarray, b: np.ndarray) -> float:
-    """The mean of `a` over that of `b`: e.g. two nets' losses on the same examples. A resample with no error in
-    `b` gives inf or NaN, which the interval leaves out (`stats.estimate` uses the finite replicates)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.float64(a.mean()) / b.mean())
 
 
 def _response_stds(responses: pd.DataFrame, net: str, depth: int, trained: bool) -> dict[int, np.ndarray]:

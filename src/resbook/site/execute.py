@@ -124,19 +124,14 @@ def _scorecard_counts(rows: list[dict]) -> str:
 def _chapter_verdicts(rows: list[dict]) -> str:
     """What one chapter's verdicts support, for the front page: its papers' claims by outcome, in its own words,
     so that the page says no more than the runs of this build do."""
-    from ..claims import OUTCOMES
+    from ..claims import by_outcome, lowered
 
     papers = [r for r in rows if r.get("asks", "paper") == "paper"]
     if not papers:
         return "*Not executed in this build.*"
-    profile = papers[0]["profile"]
-    parts = []
-    for outcome in OUTCOMES:
-        chosen = list(dict.fromkeys(f"{r['claim'][0].lower()}{r['claim'][1:]} ({r['data']})"
-                                    for r in papers if r["outcome"] == outcome))
-        if chosen:
-            parts.append(f"*{outcome}*: " + "; ".join(chosen))
-    return f"At this build's `{profile}` profile, " + ". ".join(parts) + "."
+    grouped = by_outcome((r["outcome"], f"{lowered(r['claim'])} ({r['data']})") for r in papers)
+    parts = [f"*{outcome}*: " + "; ".join(items) for outcome, items in grouped]
+    return f"At this build's `{papers[0]['profile']}` profile, " + ". ".join(parts) + "."
 
 
 def _front_page(text: str, rows_by_chapter: dict[str, list[dict]]) -> str:
