@@ -307,16 +307,29 @@ def _est(lo, hi):
 @pytest.mark.parametrize("direction, lo, hi, expected", [
     (claims.Direction.ABOVE, 0.06, 0.09, "holds"),
     (claims.Direction.ABOVE, 0.01, 0.04, "weaker"),  # surely positive, surely short of 0.05
-    (claims.Direction.ABOVE, -0.01, 0.04, "contradicted"),  # short of 0.05 and reaching no effect
+    (claims.Direction.ABOVE, -0.01, 0.008, "contradicted"),  # short of 0.05, no effect beyond a tenth of the paper's
+    (claims.Direction.ABOVE, -0.01, 0.04, "inconclusive"),  # short of 0.05, but a small effect or none
     (claims.Direction.ABOVE, -0.04, -0.01, "contradicted"),  # the opposite
     (claims.Direction.ABOVE, 0.03, 0.07, "inconclusive"),
     (claims.Direction.BELOW, -0.09, -0.06, "holds"),
     (claims.Direction.BELOW, -0.04, -0.01, "weaker"),
-    (claims.Direction.BELOW, -0.01, 0.02, "contradicted"),
+    (claims.Direction.BELOW, -0.005, 0.02, "contradicted"),
+    (claims.Direction.BELOW, -0.02, 0.02, "inconclusive"),
 ])
 def test_each_outcome_from_its_interval(direction, lo, hi, expected):
     threshold = 0.05 if direction == claims.Direction.ABOVE else -0.05
     assert _claim(direction, threshold).outcome(_est(lo, hi)) == expected
+
+
+def test_absent_is_a_tenth_of_the_papers_size_or_the_negligible_one():
+    paper = _claim(claims.Direction.ABOVE, 0.75, neutral=0.5)  # the paper's 1.0 against 0.5 by chance
+    assert paper.absent_below == pytest.approx(0.55)
+    assert paper.outcome(_est(0.45, 0.54)) == "contradicted" and paper.outcome(_est(0.45, 0.6)) == "inconclusive"
+    assert "cannot be told from none" in claims.Verdict(paper, "digits", _est(0.45, 0.6)).why()
+    direction = claims.Claim("x", "s", "w", "t", "p", "s", claims.Direction.ABOVE, 1.1, "r", neutral=1.0,
+                             unit="ratio")
+    assert direction.absent_below == direction.threshold
+    assert direction.outcome(_est(0.95, 1.09)) == "contradicted"
 
 
 def test_not_testable_is_its_own_outcome_and_left_out_of_the_tally():

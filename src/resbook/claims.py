@@ -7,9 +7,11 @@ never tuned on our runs. `check` turns one `stats.Measurement` per seed of the t
 - weaker: the interval lies wholly between the neutral value and the smallest effect: surely the paper's
   direction, surely smaller than the smallest effect (half the paper's size, or, where the paper gives only a
   direction, the negligible size of `NEGLIGIBLE`);
-- contradicted: the interval lies below the smallest effect and reaches the neutral value or beyond: the
-  effect is absent or opposite (for an "about the same" claim: surely further apart than the margin);
-- inconclusive: the interval contains the smallest effect;
+- contradicted: the interval lies below the smallest effect and reaches the neutral value or beyond, and it
+  excludes any effect larger than `Claim.absent_below` (a tenth of the paper's size, or the negligible one):
+  the effect is absent or opposite (for an "about the same" claim: surely further apart than the margin);
+- inconclusive: the interval contains the smallest effect, or lies below it while reaching both no effect and
+  an effect too large to call absent (a small effect cannot be told from none);
 - not testable here: nothing to measure (a floor or a ceiling, no net that trained), with its reason; left out
   of the tallies.
 "About the same" claims are two one-sided tests at 5 % each: their interval is the 90 % one (`stats`), and
@@ -81,6 +83,10 @@ RULES = {
                 "the 0.5-point gap He et al. call marginal (Table 3)",
     Basis.BOOK: "the book's own size, where none of the rules applies: the reason says why",
 }
+# When an effect counts as absent (what "contradicted" needs), on the same scales
+ABSENT_RULE = ("an effect is absent when its interval excludes everything beyond a tenth of the paper's size (where "
+               "the paper reports one), or beyond the negligible size (where it states a direction): a smaller "
+               "interval that still reaches no effect is inconclusive, never contradicted")
 
 
 def rule_threshold(basis: Basis, neutral: float, paper_value: float | None, unit: str = "",
@@ -133,11 +139,22 @@ class Claim:
             expected_neutral = SAME_MARGIN  # "barely changes": one-sided, no weaker zone
             if not math.isclose(self.neutral, expected_neutral):
                 raise ValueError(f"{self.key}: a one-sided 'about the same' claim has its margin as neutral value")
-        if self.control and self.versus_control == "difference" and self.kind not in ("points", "log10"):
-            # its "is it learned?" row needs a negligible size for a difference
-            raise ValueError(f"{self.key}: a control compared by difference needs points or unit='log10'")
+        if (self.control and self.versus_control == "difference" and self.kind not in ("points", "log10")
+                and self.basis != Basis.PAPER):
+            # its "is it learned?" row needs a negligible size for a difference (a paper's size gives one)
+            raise ValueError(f"{self.key}: a control compared by difference needs points, unit='log10' or a "
+                             f"paper's size")
         if expected is not None and not math.isclose(self.threshold, expected, abs_tol=1e-12):
             raise ValueError(f"{self.key}: its rule ({self.basis.value}) gives {expected:.6g}, not {self.threshold}")
+
+    @property
+    def absent_below(self) -> float:
+        """Below this (above, for a claim of a fall) the effect is absent: a tenth of the paper's size (a fifth of
+        the smallest effect, which is half of it), else the smallest effect itself (direction-only claims, whose
+        smallest effect is the negligible one; "about the same"; the book's own sizes)."""
+        if self.basis == Basis.PAPER:
+            return self.neutral + (self.threshold - self.neutral) / 5
+        return self.threshold
 
     def needs(self) -> str:
         t = self.format(self.threshold)
@@ -164,11 +181,13 @@ class Claim:
             return "contradicted" if est.lo > t or est.hi < -t else "inconclusive"
         sign = 1 if self.direction == Direction.ABOVE else -1  # read a BELOW claim as ABOVE on -statistic
         lo, hi = (est.lo, est.hi) if sign > 0 else (-est.hi, -est.lo)
-        t, z = sign * t, sign * z
+        t, z, absent = sign * t, sign * z, sign * self.absent_below
         if lo > t:
             return "holds"
-        if hi < t:
-            return "weaker" if lo > z else "contradicted"
+        if hi < t and lo > z:
+            return "weaker"
+        if hi < min(t, absent):
+            return "contradicted"
         return "inconclusive"
 
     def learned(self) -> Claim:
@@ -178,14 +197,21 @@ class Claim:
         points = self.points and self.versus_control == "difference"
         direction = Direction.BELOW if self.direction == Direction.BELOW else Direction.ABOVE
         unit = "ratio" if self.versus_control == "ratio" else self.kind
-        threshold = rule_threshold(Basis.DIRECTION, neutral, None, unit, -1 if direction == Direction.BELOW else 1)
+        sign = -1 if direction == Direction.BELOW else 1
+        basis = Basis.DIRECTION
+        if self.basis == Basis.PAPER and self.versus_control == "difference":
+            # more than an absent effect (`absent_below`) beyond the untrained net's: a tenth of the paper's size,
+            # on a scale (a share, a cosine) that has no negligible size of its own
+            basis, threshold = Basis.BOOK, neutral + sign * abs(self.paper_value - self.neutral) / 10
+        else:
+            threshold = rule_threshold(Basis.DIRECTION, neutral, None, unit, sign)
         join = "minus" if self.versus_control == "difference" else "over"
         return replace(self, key=f"{self.key}:learned", text=f"Is it learned? {self.text}: more so trained than "
                        f"untrained", statistic=f"{self.statistic}, trained {join} {self.control}",
                        direction=direction, threshold=threshold, neutral=neutral, points=points, unit=unit,
-                       basis=Basis.DIRECTION, paper_value=None, asks="book",
+                       basis=basis, paper_value=None, asks="book",
                        reason="the book's question, not the paper's: more than a negligible effect beyond the "
-                              "untrained nets'",
+                              "untrained nets' (a tenth of the paper's size where it reports one)",
                        control="")
 
 
@@ -249,6 +275,11 @@ class Verdict:
                 return f"its interval {interval} lies outside the margin ({c.needs()})"
             return (f"its interval {interval} excludes what the claim needs ({c.needs()}) and reaches no effect "
                     f"({c.format(c.neutral)}) or the opposite")
+        short = est.hi < c.threshold if c.direction == Direction.ABOVE else est.lo > c.threshold
+        if c.direction != Direction.WITHIN and short:
+            return (f"its interval {interval} is short of what the claim needs ({c.needs()}) but reaches both no "
+                    f"effect ({c.format(c.neutral)}) and more than a negligible one ({c.format(c.absent_below)}): "
+                    f"a small effect cannot be told from none")
         why = f"its interval {interval} contains the threshold (needs {c.needs()})"
         return why + (f"; Student's t over only {est.seeds} seeds makes a wide interval" if est.seeds > 1 else "")
 

@@ -37,6 +37,8 @@ class Profile:
     path_samples: int = 64  # sampled path sets per length (Veit's estimate; the paper used 1,000)
     probe_batch: int = 64  # examples in the batch whose gradient is decomposed by path length
     ablations: bool = True  # train Chapter 4's ablation nets (which part of unshared batch norm matters)
+    # the nets Chapter 3 trains beside its ResNet (names of `ch3_refinement.ARCHITECTURES`)
+    architectures: tuple[str, ...] = ("single representation", "average pooling", "wide ResNet (x2)")
     # train each architecture's seeds together, one batched computation (`batched`): fills a GPU; no gain on a CPU
     batch_seeds: bool = False
     # Chapter 1 also runs its plain/residual sweep on this real-image data set ("": none), at its own scale
@@ -86,6 +88,10 @@ PROFILES: dict[str, Profile] = {
         warmup_epochs=2,
         path_samples=32,
         probe_batch=32,
+        # each costs about a minute and a half of a chapter at 6 seeds: Chapter 4's three ablation nets and Chapter 3's
+        # wide net (twice the widths) would take those chapters over 10 minutes; overrides add them back
+        ablations=False,
+        architectures=("single representation", "average pooling"),
         # 1,000 Fashion-MNIST images, 16 steps an epoch, 6 epochs: the most steps whose 12 runs fit Chapter 1's
         # 10 minutes on 2 cores (they cost it about 2 min; a CPU's step cost grows with depth, not width, at these
         # sizes, and depth 20 would cost another 45 s)

@@ -1,8 +1,8 @@
 """Chapter 3, iterative refinement (Jastrzebski et al. 2018): residual blocks as gradient steps on the features.
 
 The notebook `book/03_iterative_refinement.ipynb` calls, in order: `nets` (the trained pre-activation nets,
-their post-activation twins and the other three architectures, with the data), `alignment` and
-`alignment_over_training` (Fig. 4), `norm_ratios` and `block_drops` (Fig. 2-3), `architectures` (the four
+their post-activation twins and the other architectures the profile names, with the data), `alignment` and
+`alignment_over_training` (Fig. 4), `norm_ratios` and `block_drops` (Fig. 2-3), `architectures` (the
 nets side by side), `readouts` (Fig. 5-6), `unrolling` (Fig. 7), then `verdicts`; each figure is one of
 the `plot_*` functions at the end; `claims.reading` with `LIKELY_REASONS` turns the verdicts into the closing text.
 
@@ -14,7 +14,7 @@ batch-norm statistics from the first TRAIN_PROBE_EXAMPLES training examples.
 
 Whether a run trained is `run_status`'s call, carried by every frame in its `status` column. Every claim here is
 about nets that learned, so `verdicts` keeps only the rows of runs that trained (and, for the architecture claims,
-the seeds on which all four did) and names, from `finals`, the runs behind each claim that did not train or
+the seeds on which every architecture did) and names, from `finals`, the runs behind each claim that did not train or
 diverged. A diverged run (NaN weights) is never probed; one that did not train is, and the figures show it.
 """
 
@@ -56,12 +56,12 @@ CLAIMS = declare(
           "cos(F_i(h_i), dL/dh_i) < 0 in every block",
           "share of non-downsampling blocks whose mean cos(F(h), dL/dh) over test examples is below 0",
           Direction.ABOVE, 0.75, "Fig. 4: negative in every block (a share of 1); the neutral 0.5 is a random sign",
-          basis=Basis.PAPER, neutral=0.5, paper_value=1.0),
+          basis=Basis.PAPER, neutral=0.5, paper_value=1.0, control=UNTRAINED),
     Claim("alignment_higher", JASTRZEBSKI2018, "Fig. 4", "The alignment is strongest in the higher blocks",
           "most negative in the last stage (about -0.1 in the last block)",
           "mean cos over the last stage's blocks minus the mean over the first stage's (test examples)",
           Direction.BELOW, -0.05, "Fig. 4: about -0.1 in the last block, near 0 in the first: -0.1",
-          basis=Basis.PAPER, paper_value=-0.1),
+          basis=Basis.PAPER, paper_value=-0.1, control=UNTRAINED),
     Claim("norm_ratio", JASTRZEBSKI2018, "Fig. 2", "Early blocks change the features a lot, later blocks little",
           "||F(h)|| / ||h|| up to about 2 in the first blocks, small in the higher blocks",
           "mean ||F(h)||/||h|| of the first quarter of blocks over that of the last quarter (test examples)",
@@ -70,7 +70,8 @@ CLAIMS = declare(
           control=UNTRAINED, versus_control="ratio"),
     Claim("drop_first_blocks", JASTRZEBSKI2018, "Fig. 3", "Dropping a block hurts most at the start of a stage",
           "catastrophic for the first blocks of a stage, minor for higher blocks",
-          "mean rise in test error when a first-of-stage block is dropped minus the mean rise for the others",
+          "mean rise in test error when a first-of-stage block is dropped minus the mean rise for the others (the "
+          "net's first block left out of both, as in Chapter 2's lesions: it follows a one-conv stem)",
           Direction.ABOVE, 0.01, "\"catastrophic\" and \"minor\" are words, not numbers", points=True,
           control=UNTRAINED + "; an untrained net sits near chance with or without a block, so this control "
                               "rules out little (its error is in the detail column)"),
@@ -102,10 +103,10 @@ CLAIMS = declare(
           Direction.ABOVE, 0.05, "Fig. 7: 43 % to 53 % = +10 points", points=True, basis=Basis.PAPER,
           paper_value=0.10),
     Claim("architectures_align", JASTRZEBSKI2018, "Fig. 2-4",
-          "All four architectures move features against the gradient",
+          "Every architecture moves features against the gradient",
           "negative cosine in the ResNet, single-representation, pooling and wide nets",
-          "the smallest, over the four architectures, of the share of non-downsampling blocks with mean cos "
-          "below 0 (test examples)",
+          "the smallest, over the architectures trained (the paper's four; the profile's `architectures` may leave "
+          "some out), of the share of non-downsampling blocks with mean cos below 0 (test examples)",
           Direction.ABOVE, 0.75, "as alignment_negative: a share of 1 in the paper, 0.5 by chance",
           basis=Basis.PAPER, neutral=0.5, paper_value=1.0),
     Claim("single_sharper", JASTRZEBSKI2018, "Fig. 2-3",
@@ -164,9 +165,12 @@ def dataset_plan(profile: Profile, dataset: str) -> dict[str, list[TrainConfig]]
                                     checkpoints=checkpoint_epochs(profile)),
         "post-activation": runs.grid(profile, datasets=[dataset], depths=deepest),
     }
+    unknown = set(profile.architectures) - set(ARCHITECTURES)
+    if unknown:
+        raise ValueError(f"unknown architecture(s) {sorted(unknown)} in the profile; valid: {list(ARCHITECTURES)}")
     if dataset in architecture_datasets(profile):
         for name, architecture in ARCHITECTURES.items():
-            if not architecture.main:
+            if not architecture.main and name in profile.architectures:
                 roles[name] = runs.grid(profile, datasets=[dataset], depths=deepest, preact=True,
                                         **architecture.options(profile))
     return roles
@@ -220,7 +224,8 @@ def nets(profile: Profile, dataset: str, *, progress: bool = True) -> Nets:
     preact = trained["pre-activation"]
     architectures = {}
     if dataset in architecture_datasets(profile):
-        architectures = {name: preact if a.main else trained[name] for name, a in ARCHITECTURES.items()}
+        architectures = {name: preact if a.main else trained[name] for name, a in ARCHITECTURES.items()
+                         if a.main or name in profile.architectures}
     return Nets(data.load(dataset), preact, trained["post-activation"], architectures)
 
 
@@ -253,19 +258,24 @@ def _net(result: TrainResult) -> dict:
 
 
 def alignment(nets: Nets) -> pd.DataFrame:
-    """Fig. 4 probe on every pre- and post-activation net, on test and training data.
+    """Fig. 4 probe on every pre- and post-activation net, on test and training data, and on each pre-activation
+    net untrained (test data: the control of the alignment claims, `trained` False, net "untrained").
 
-    One row per (net, seed, split, block, example): net, preact, seed, split, block, stage, first_of_stage,
-    downsample, example, cos (NaN at downsampling blocks).
+    One row per (net, seed, split, block, example): net, preact, trained, seed, split, block, stage,
+    first_of_stage, downsample, example, cos (NaN at downsampling blocks).
     """
     x, y = nets.train_probe
     frames = []
     for r in run_status.probed((*nets.preact, *nets.postact), "alignment"):
         info = block_info(r.model)
         frames.append(block_rows(nets.on_test(probes.block_alignment_per_example, r.model), "cos", info,
-                                 **_net(r), split="test"))
+                                 **_net(r), trained=True, split="test"))
         frames.append(block_rows(probes.block_alignment_per_example(r.model, x, y), "cos", info, **_net(r),
-                                 split="train"))
+                                 trained=True, split="train"))
+        if r.config.preact:
+            cos = nets.on_test(probes.block_alignment_per_example, nets.untrained(r))
+            frames.append(block_rows(cos, "cos", info, **{**_net(r), "net": "untrained"}, trained=False,
+                                     split="test"))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -416,14 +426,21 @@ def _share_negative(cos: np.ndarray) -> float:
 
 
 def alignment_verdicts(dataset: str, alignment: pd.DataFrame) -> list[Verdict]:
-    """`alignment_negative` and `alignment_higher` from the pre-activation nets' test rows of `alignment`."""
-    test = alignment[alignment.preact & (alignment.split == "test") & ~alignment.downsample]
+    """`alignment_negative` and `alignment_higher` from the pre-activation nets' test rows of `alignment`, each
+    against the same nets untrained ("is it learned?")."""
+    both = alignment[alignment.preact & (alignment.split == "test") & ~alignment.downsample]
+    test = both[both.trained]
     tables = _tables(test, "cos")
+    untrained = _tables(both[~both.trained], "cos")
     stage = per_seed.constant(test, "stage")
     first, last = stage == stage.min(), stage == stage.max()
 
     def higher(cos: np.ndarray) -> float:
         return float(cos[:, last].mean() - cos[:, first].mean())
+
+    def untrained_share() -> str:
+        shares = [_share_negative(t) for t in untrained.values()]
+        return f"; untrained: {np.mean(shares):.0%} of blocks negative" if shares else ""
 
     means = {s: t.mean(axis=0) for s, t in tables.items()}
     negative = per_seed.mean({s: (m < 0).sum() for s, m in means.items()})
@@ -432,10 +449,10 @@ def alignment_verdicts(dataset: str, alignment: pd.DataFrame) -> list[Verdict]:
     first_cos = per_seed.mean({s: m[first] for s, m in means.items()})
     last_cos = per_seed.mean({s: m[last] for s, m in means.items()})
     return [
-        check(CLAIMS["alignment_negative"], dataset, per_seed.measure(_share_negative, tables),
+        check(CLAIMS["alignment_negative"], dataset, *per_seed.paired(_share_negative, tables, untrained),
               detail=f"{negative:g} of {len(stage)} blocks negative (mean over seeds); block means from "
-                     f"{lo:+.3f} to {hi:+.3f}"),
-        check(CLAIMS["alignment_higher"], dataset, per_seed.measure(higher, tables),
+                     f"{lo:+.3f} to {hi:+.3f}{untrained_share()}"),
+        check(CLAIMS["alignment_higher"], dataset, *per_seed.paired(higher, tables, untrained),
               detail=f"mean cos: first stage {first_cos:+.4f}, last stage {last_cos:+.4f} (mean over seeds)"),
     ]
 
@@ -464,9 +481,15 @@ def norm_ratio_verdict(dataset: str, ratios: pd.DataFrame) -> Verdict:
 
 
 def _first_minus_others(first: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
+    """Mean rise at the first blocks of a stage minus at the others, the net's first block in neither: the one
+    rule for block 1 of both chapters' lesions (it follows a one-conv stem, so it is no stage's start like the
+    others and no ordinary block either; Chapter 2's `lesion_downsampling` leaves it out the same way)."""
+    first, others = first.copy(), ~first
+    first[0] = others[0] = False
+
     def statistic(dropped: np.ndarray, intact: np.ndarray) -> float:
         rise = dropped.mean(axis=0) - intact.mean()
-        return float(rise[first].mean() - rise[~first].mean())
+        return float(rise[first].mean() - rise[others].mean())
     return statistic
 
 
@@ -482,8 +505,9 @@ def drop_verdict(dataset: str, drops: pd.DataFrame) -> Verdict:
 
     def rises(t: bool) -> str:
         r = [a[0].mean(axis=0) - a[1].mean() for a in arrays[t].values()]
-        return (f"{100 * np.mean([x[first].mean() for x in r]):+.1f} pts for the first block of a stage, "
-                f"{100 * np.mean([x[~first].mean() for x in r]):+.1f} for the others")
+        return (f"{100 * np.mean([x[1:][first[1:]].mean() for x in r]):+.1f} pts for the first block of a later "
+                f"stage, {100 * np.mean([x[1:][~first[1:]].mean() for x in r]):+.1f} for the others, "
+                f"{100 * np.mean([x[0] for x in r]):+.1f} for block 1 (left out)")
 
     detail = f"error rise trained: {rises(True)}; untrained: {rises(False)} (mean over seeds)"
     control = drops[~drops.trained]
@@ -650,7 +674,7 @@ def _learned(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _every_architecture_learned(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the seeds on which every architecture's run trained: the claims compare all four."""
+    """The rows of the seeds on which every architecture's run trained: the claims compare them all."""
     if frame.empty:
         return frame
     by_seed = frame.assign(learned=frame.status == run_status.TRAINED).groupby("seed").agg(
@@ -665,7 +689,7 @@ def verdicts(dataset: str, alignment: pd.DataFrame, ratios: pd.DataFrame, drops:
     """Every claim of Chapter 3 on one data set, from the frames of the steps above, in CLAIMS order.
 
     Every claim is about nets that learned: each counts only the rows of runs that trained (`run_status`), and the
-    architecture claims only the seeds on which all four architectures trained. Each verdict's `failed` names the
+    architecture claims only the seeds on which every architecture trained. Each verdict's `failed` names the
     runs behind it (`finals`, by `RUNS_BEHIND`; the pre-activation nets elsewhere) that did not train or diverged.
     """
     arch = _every_architecture_learned(architectures)
@@ -680,7 +704,7 @@ def verdicts(dataset: str, alignment: pd.DataFrame, ratios: pd.DataFrame, drops:
     if len(arch):
         found += architecture_verdicts(dataset, arch)
     elif len(architectures):
-        found += [check(CLAIMS[k], dataset, [], detail="no seed on which all four architectures trained")
+        found += [check(CLAIMS[k], dataset, [], detail="no seed on which every architecture trained")
                   for k in ARCHITECTURE_CLAIMS]
 
     def failed(key: str) -> str:
@@ -741,15 +765,17 @@ def plot_alignment(frame: pd.DataFrame, title: str) -> plt.Figure:
     the downsampling blocks, where it is undefined)."""
     per_seed = frame.groupby(["net", "split", "seed", "block"]).cos.mean()
     fig, ax = plt.subplots(figsize=(9, 3.4))
-    for i, net in enumerate(("pre-activation", "post-activation")):
+    for i, net in enumerate(("pre-activation", "post-activation", "untrained")):
         for split, dashes in (("test", "-"), ("train", "--")):
             if (net, split) not in per_seed.index.droplevel(["seed", "block"]):
                 continue
             cos = per_seed.loc[net, split].unstack("block")
             mean, sd = cos.mean(), cos.std(ddof=1) if len(cos) > 1 else None
-            ax.plot(mean.index, mean, dashes, color=f"C{i}", marker="o", ms=3, label=f"{net}, {split}")
+            colour = "0.55" if net == "untrained" else f"C{i}"
+            label = "pre-activation untrained (control), test" if net == "untrained" else f"{net}, {split}"
+            ax.plot(mean.index, mean, dashes, color=colour, marker="o", ms=3, label=label)
             if sd is not None:
-                ax.fill_between(mean.index, mean - sd, mean + sd, color=f"C{i}", alpha=0.15, lw=0)
+                ax.fill_between(mean.index, mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xlabel("block")
     ax.set_ylabel("cos(F(h), dL/dh)")

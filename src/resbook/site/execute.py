@@ -144,9 +144,10 @@ def _front_page(text: str, rows_by_chapter: dict[str, list[dict]]) -> str:
 
 def _rules() -> str:
     """The rules that set every claim's smallest effect, as `claims.RULES` words them."""
-    from ..claims import RULE_NAMES, RULES
+    from ..claims import ABSENT_RULE, RULE_NAMES, RULES
 
-    return "\n".join(f"- *{RULE_NAMES[basis]}*: {text}." for basis, text in RULES.items())
+    rules = [f"- *{RULE_NAMES[basis]}*: {text}." for basis, text in RULES.items()]
+    return "\n".join([*rules, f"- *absent*: {ABSENT_RULE}."])
 
 
 def _runs_in_note(chapter: str, timings: dict) -> dict:
