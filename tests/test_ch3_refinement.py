@@ -372,6 +372,20 @@ def test_intermediate_accuracy_against_the_untrained_net(rates, expected, learne
     assert "untrained: 10.0 % after block 19 to 14.0 % after block 21" in verdict.detail
 
 
+def test_intermediate_accuracy_is_learned_is_not_testable_against_an_untrained_net_at_chance():
+    correct = bernoulli([0.6, 0.8, 0.9])
+    at_chance = readout_frame(correct, np.zeros_like(correct), untrained=bernoulli(UNTRAINED_READOUTS, seed=4))
+    verdict = next(v for v in ch3.readout_verdicts("toy", at_chance.assign(chance=0.1))
+                   if v.key == "intermediate_accuracy")
+    assert verdict.outcome == "holds" and verdict.learned.outcome == "not testable here"
+    assert "near chance" in verdict.learned.why()
+    # an untrained net whose read-outs reach 40 %: far from a guess, its control can rule a rise out
+    learning = readout_frame(correct, np.zeros_like(correct), untrained=bernoulli([0.3, 0.35, 0.4], seed=4))
+    verdict = next(v for v in ch3.readout_verdicts("toy", learning.assign(chance=0.1))
+                   if v.key == "intermediate_accuracy")
+    assert verdict.learned.outcome == "holds"
+
+
 def borderline_cases(corrected: int, broken: int, unchanged: int, n=N) -> tuple[np.ndarray, np.ndarray]:
     """Two read-outs: the first `corrected + broken + unchanged` examples borderline at the first."""
     correct = np.ones((2, n), bool)

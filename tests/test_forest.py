@@ -100,3 +100,14 @@ def test_the_table_gives_an_interval_its_unit_once_and_a_learned_row_under_its_c
     html = forest.table([paper, learned])
     assert "<td>+4.0 [+3.0, +5.0] pts</td>" in html
     assert "<summary>↳ Is it learned? More so trained than untrained <em>(the book's question)</em></summary>" in html
+
+
+def test_a_learned_rows_outcome_says_what_it_means_about_training():
+    paper = row("above", 0.02, 0.0, (0.04, 0.03, 0.05), key="gap", points=True)
+    built_in = {**row("above", 0.01, 0.0, (0.0, -0.005, 0.005), key="gap:learned", points=True),
+                "asks": "book's question"}
+    assert built_in["outcome"] == "contradicted"
+    html = forest.table([paper, built_in])
+    assert ">contradicted (built in)</strong>" in html and ">holds</strong>" in html  # the paper's row: plain
+    assert forest.shown_outcome({**built_in, "outcome": "holds"}) == "holds (learned)"
+    assert forest.shown_outcome({**built_in, "outcome": "inconclusive"}) == "inconclusive"

@@ -151,6 +151,16 @@ def plot_chapters(rows_by_chapter: Mapping[str, Sequence[Mapping]]) -> Figure:
     return fig
 
 
+# What an "is it learned?" row's outcome means, said beside it: "contradicted" there is about training, not the paper
+LEARNED_MEANING = {"holds": "learned", "weaker": "learned, a little", "contradicted": "built in"}
+
+
+def shown_outcome(row: Mapping) -> str:
+    """The outcome as a reader sees it: an "is it learned?" row's with what it means ("contradicted (built in)")."""
+    meaning = LEARNED_MEANING.get(row["outcome"]) if str(row.get("key", "")).endswith(":learned") else None
+    return f"{row['outcome']} ({meaning})" if meaning else row["outcome"]
+
+
 def _is_stand_in(row: Mapping) -> bool:
     return str(row.get("setting", "stand-in")).startswith("stand-in")
 
@@ -159,7 +169,7 @@ def _draw_row(ax: plt.Axes, y: float, row: Mapping) -> None:
     """One claim's interval, dot, ticks and outcome at height `y` (its note where nothing was measured)."""
     colour = OUTCOME_COLOURS.get(row["outcome"], "k")
     at_right = blended_transform_factory(ax.transAxes, ax.transData)
-    ax.text(1.035, y, row["outcome"], transform=at_right, va="center", fontsize=FONT, color=colour,
+    ax.text(1.035, y, shown_outcome(row), transform=at_right, va="center", fontsize=FONT, color=colour,
             fontweight="bold" if row["outcome"] != UNTESTABLE else "normal", gid="outcome")
     s = scaled(row)
     if s is None:
@@ -282,7 +292,7 @@ def _cell(row: Mapping, column: str, above: Mapping | None) -> str:
         return f"{e(str(row['data']))}<br><small>{setting}</small>"
     if column == "outcome":
         colour = OUTCOME_COLOURS.get(row["outcome"], "inherit")
-        return f'<strong style="color: {colour}">{e(row["outcome"])}</strong>'
+        return f'<strong style="color: {colour}">{e(shown_outcome(row))}</strong>'
     if column == "ours (95 % interval)":
         return e(_interval_and_method(row[column])[0])
     return e(str(row.get(column, "-")))

@@ -43,7 +43,8 @@ PROBE_EXAMPLES = 256
 CLAIMS = declare(
     Claim("sharing_naive_fails", JASTRZEBSKI2018, "Sec. 4.5",
           "Naive sharing does worse than an unshared net of the same size",
-          "shared ResNet-110 (13 of 18 blocks a stage shared) worse than ResNet-38",
+          "shared ResNet-110 (13 of 18 blocks a stage shared) underfits and overfits, worse than a ResNet-32 "
+          "of similar size (our same-size net has the shared net's distinct blocks, like Table 1's ResNet-38)",
           "test error, naively shared net minus the unshared net of the same size", Direction.ABOVE, 0.01,
           "Sec. 4.5 says worse, without the naive net's error", points=True),
     Claim("sharing_ubn_fixes", JASTRZEBSKI2018, "Table 1",

@@ -118,7 +118,9 @@ def _scorecard_counts(rows: list[dict]) -> str:
     told = f"the papers' claims: {counts(papers)}" + (f"; the book's questions: {counts(book)}" if book else "")
     return (f"**{len(rows)} checks at the `{profiles}` profile. {told[0].upper()}{told[1:]}.** Decided at these "
             f"error rates, chance alone would give about {chance:.1f} false decisions among the {len(decidable)} "
-            "checks that could be decided.")
+            "checks that could be decided, if they were independent; they are not (a claim's \"is it learned?\" "
+            "row shares its trained nets, and a chapter's claims share their runs), so read it as the expected "
+            "number, not as a bound on how many could be wrong together.")
 
 
 def _chapter_verdicts(rows: list[dict]) -> str:
