@@ -45,8 +45,9 @@ def test_the_profile_names_the_other_architectures_and_refuses_unknown_ones():
     assert "wide ResNet (x2)" not in cpu.architectures  # its cost would take the chapter over 10 minutes
     wide = profiles.resolve("cpu", {"architectures": [*cpu.architectures, "wide ResNet (x2)"]})
     assert "wide ResNet (x2)" in ch3.dataset_plan(wide, "digits")
-    with pytest.raises(ValueError, match="unknown architecture.*valid"):
-        ch3.dataset_plan(profiles.resolve("cpu", {"architectures": ["wide"]}), "digits")
+    with pytest.raises(ValueError, match='"architectures": unknown architecture.*valid'):
+        profiles.resolve("cpu", {"architectures": ["wide"]})
+    assert set(profiles.OTHER_ARCHITECTURES) == {n for n, a in ch3.ARCHITECTURES.items() if not a.main}
 
 
 def test_the_other_architectures_can_be_limited_to_the_first_data_sets(monkeypatch):

@@ -47,3 +47,13 @@ def test_the_book_links_to_the_repository_it_publishes_from():
     assert url not in pathlib.Path(book.BOOK / "how_to_run.md").read_text()  # _config.yml is the one place
     workflow = (book.ROOT / ".github" / "workflows" / "pages.yml").read_text()
     assert "url: https://github.com/${{ github.repository }}" in workflow  # a fork's buttons point at the fork
+
+
+def test_the_run_cache_key_covers_every_hashed_file_and_each_build_saves_its_own():
+    from resbook.runs import cache
+
+    build = load()["jobs"]["build"]["steps"]
+    step = next(s for s in build if s.get("uses", "").startswith("actions/cache"))
+    key, restore = step["with"]["key"], step["with"]["restore-keys"]
+    assert all(f"src/resbook/{name}" in key for name in cache._TRAINING_CODE)
+    assert key.endswith("${{ github.run_id }}") and key.startswith(restore)  # a new key each build: re-saved

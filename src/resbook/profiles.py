@@ -16,6 +16,10 @@ from .data import DATASETS
 from .models import blocks_per_stage
 
 
+# Jastrzebski et al.'s architectures besides the ResNet, by the names Chapter 3 gives them
+OTHER_ARCHITECTURES = ("single representation", "average pooling", "wide ResNet (x2)")
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -37,8 +41,8 @@ class Profile:
     path_samples: int = 64  # sampled path sets per length (Veit's estimate; the paper used 1,000)
     probe_batch: int = 64  # examples in the batch whose gradient is decomposed by path length
     ablations: bool = True  # train Chapter 4's ablation nets (which part of unshared batch norm matters)
-    # the nets Chapter 3 trains beside its ResNet (names of `ch3_refinement.ARCHITECTURES`)
-    architectures: tuple[str, ...] = ("single representation", "average pooling", "wide ResNet (x2)")
+    # the nets Chapter 3 trains beside its ResNet (of OTHER_ARCHITECTURES, `ch3_refinement.ARCHITECTURES`' names)
+    architectures: tuple[str, ...] = OTHER_ARCHITECTURES
     # train each architecture's seeds together, one batched computation (`batched`): fills a GPU; no gain on a CPU
     batch_seeds: bool = False
     # Chapter 1 also runs its plain/residual sweep on this real-image data set ("": none), at its own scale
@@ -214,6 +218,10 @@ def _validate(p: Profile) -> None:
     if p.image_dataset and (not p.image_depths or p.image_epochs < 1):
         raise ValueError('an image_dataset needs image_depths and image_epochs >= 1, e.g. '
                          '{"image_depths": [8, 56], "image_epochs": 3}')
+    unknown = [a for a in p.architectures if a not in OTHER_ARCHITECTURES]
+    if unknown:
+        raise ValueError(f'override "architectures": unknown architecture(s) {unknown}; valid: '
+                         f'{", ".join(OTHER_ARCHITECTURES)}, e.g. {{"architectures": ["single representation"]}}')
     if len(p.widths) != 3:
         raise ValueError(f'override "widths" must be three stage widths, e.g. {{"widths": [16, 32, 64]}}; '
                          f"got {p.widths}")
