@@ -41,9 +41,9 @@ EXPECTED = {
         "alignment_negative [digits]": "holds",
         "alignment_higher [digits]": "holds",
         "norm_ratio [digits]": "holds",
-        "drop_first_blocks [digits]": "holds",
+        # drop_first_blocks unpinned: block 1 left out by the one block-1 rule, its ci statistic is new and not yet
+        # checked at seeds 1 and 2; intermediate_accuracy:learned is not testable by rule (a control at chance)
         "intermediate_accuracy [digits]": "holds",
-        "intermediate_accuracy:learned [digits]": "holds",
         "borderline_corrected [digits]": "holds",
         "unroll_naive [digits]": "holds",
         "single_sharper [digits]": "holds",

@@ -15,7 +15,6 @@ from typing import Any, get_args, get_origin, get_type_hints
 from .data import DATASETS
 from .models import blocks_per_stage
 
-
 # Jastrzebski et al.'s architectures besides the ResNet, by the names Chapter 3 gives them
 OTHER_ARCHITECTURES = ("single representation", "average pooling", "wide ResNet (x2)")
 
