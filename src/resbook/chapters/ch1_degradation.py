@@ -369,8 +369,6 @@ LIKELY_REASONS = {
                          "gap comes from where the scales settle over 64,000 iterations",
     "responses_depth": "as for responses_smaller: with batch-norm scales still near 1, depth moves the responses "
                        "little",
-    "residual_train_depth": "on the digits both residual nets fit every training example; their losses are then "
-                            "tiny and noisy from seed to seed",
     "residual_test_depth": "1,437 digits pin down a 56-layer net's test error far less than 50,000 augmented "
                            "CIFAR-10 images do",
     "highway_worse": "some seeds' gated nets train as well as the identity ones and others far worse: the mean "
