@@ -20,21 +20,28 @@ EXAMPLES = 2000
 # ---- the plan and the nets
 
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))
-def test_plan_is_every_seed_of_the_deepest_residual_net_all_plain_nets_and_the_short_path_runs(name):
+def test_plan_is_every_seed_of_the_deepest_residual_net_the_compared_plain_net_and_short_paths_on_one_data_set(name):
     P = profiles.resolve(name)
     active = round(23 / 54 * 3 * ((P.deepest - 2) // 6))
     for dataset in P.datasets:
         roles = ch2.dataset_plan(P, dataset)
         assert sorted((c.depth, c.seed) for c in roles["residual"]) == [(P.deepest, s) for s in sorted(P.seeds)]
         assert all(c.kind == NetKind.RESIDUAL and not c.active_branches for c in roles["residual"])
-        # plain nets: every depth x every seed (Chapter 1 trains them all; `nets` picks per seed)
-        assert sorted((c.depth, c.seed) for c in roles["plain"]) == sorted(
-            (d, s) for d in P.depths for s in P.seeds)
+        # plain nets: Chapter 1's compared depth (its second-deepest), every seed
+        assert sorted((c.depth, c.seed) for c in roles["plain"]) == [(sorted(P.depths)[-2], s) for s in sorted(P.seeds)]
         assert {c.kind for c in roles["plain"]} == {NetKind.PLAIN}
-        assert sorted(c.seed for c in roles["short paths"]) == sorted(P.seeds)
-        assert {(c.depth, c.active_branches) for c in roles["short paths"]} == {(P.deepest, active)}
+        if dataset == P.datasets[-1]:  # short paths on the hardest data set only
+            assert sorted(c.seed for c in roles["short paths"]) == sorted(P.seeds)
+            assert {(c.depth, c.active_branches) for c in roles["short paths"]} == {(P.deepest, active)}
+        else:
+            assert roles["short paths"] == []
         assert {c.dataset for configs in roles.values() for c in configs} == {dataset}
     assert set(ch2.plan(P)) == {f"{role} on {d}" for d in P.datasets for role in ("residual", "plain", "short paths")}
+
+
+def test_short_paths_train_on_the_profiles_last_data_set():
+    assert ch2.short_path_dataset(profiles.resolve("cpu")) == "mnist1d"
+    assert ch2.short_path_dataset(profiles.resolve("ci")) == "digits"
 
 
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))
@@ -424,6 +431,11 @@ def test_verdicts_find_each_data_sets_rows_and_the_nets_by_their_kind():
             assert outcome[key, dataset] == "holds", (key, dataset)
         learned = next(v for v in found if v.key == "gradient_decay" and v.dataset == dataset).learned
         assert learned.dataset == dataset and learned.outcome == "holds"  # -3.1 orders against -0.3
+    # a data set without short-path runs (`short_path_dataset` is another) has every claim but that one
+    studies = [pd.concat(frames[name], ignore_index=True) for name in ("lesions", "random", "reorder", "gradients")]
+    without = ch2.verdicts(*studies, frames["short"][0], pd.concat(frames["finals"], ignore_index=True))
+    assert [(v.key, v.dataset) for v in without if v.key == "short_paths_training"] == [("short_paths_training", "a")]
+    assert len(without) == len(found) - 1
     text = claims.reading(found, "ci", ch2.LIKELY_REASONS)
     assert "*Contradicted*" in text and "`lesion_downsampling` [a] is contradicted" in text
     assert "A likely reason" in text

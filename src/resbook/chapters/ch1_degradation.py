@@ -28,6 +28,7 @@ from ..models import NetKind, count_parameters, resnet
 from ..papers import HE2016, HE2016B, TABLE6_PARAMS_M
 from ..plots import NET_COLOURS
 from ..profiles import Profile
+from ..runs.parallel import map_runs
 from ..train import TRAIN_EVAL_EXAMPLES, TrainConfig, TrainResult, config_for
 
 NOTEBOOK = "01_plain_vs_residual"
@@ -135,13 +136,15 @@ def responses(results: list[TrainResult]) -> pd.DataFrame:
     training data (`probes.untrained`): the control for what the architecture alone does to the responses.
     A run that did not train is probed: He et al.'s Fig. 7 is about plain nets that train badly.
     """
-    frames = []
-    for r in run_status.probed(results, "responses", stop_if_none=True):
-        initial = replace(r, model=probes.untrained(r.config, data.load(r.config.dataset).train_x[:1000]))
-        status = run_status.status(r)
-        frames += [probes.response_frame([r]).assign(trained=True, status=status),
-                   probes.response_frame([initial]).assign(trained=False, status=status)]
-    return pd.concat(frames, ignore_index=True)
+    frames = map_runs(_responses, run_status.probed(results, "responses", stop_if_none=True))
+    return pd.concat([frame for pair in frames for frame in pair], ignore_index=True)
+
+
+def _responses(r: TrainResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    initial = replace(r, model=probes.untrained(r.config, data.load(r.config.dataset).train_x[:1000]))
+    status = run_status.status(r)
+    return (probes.response_frame([r]).assign(trained=True, status=status),
+            probes.response_frame([initial]).assign(trained=False, status=status))
 
 
 def mistakes(results: list[TrainResult]) -> pd.DataFrame:
@@ -152,16 +155,17 @@ def mistakes(results: list[TrainResult]) -> pd.DataFrame:
     The claims resample these examples (paired across nets) for the interval of a single seed. The train
     split is the one training error is measured on (the first `train.TRAIN_EVAL_EXAMPLES`).
     """
-    probed = {id(r) for r in run_status.probed(results, "mistakes")}
-    rows = []
-    for r in results:
-        ds = data.load(r.config.dataset)
-        n = TRAIN_EVAL_EXAMPLES
-        for split, (x, y) in (("train", (ds.train_x[:n], ds.train_y[:n])), ("test", (ds.test_x, ds.test_y))):
-            seen = id(r) in probed
-            rows.append({**runs.describe(r), "split": split, "wrong": probes.mistakes(r.model, x, y) if seen else None,
-                         "loss": probes.losses(r.model, x, y) if seen else None})
-    return pd.DataFrame(rows)
+    probed = {r.config for r in run_status.probed(results, "mistakes")}  # ids do not survive a worker
+    return pd.DataFrame([row for rows in map_runs(_mistakes, results, probed) for row in rows])
+
+
+def _mistakes(r: TrainResult, probed: set[int]) -> list[dict]:
+    ds = data.load(r.config.dataset)
+    n = TRAIN_EVAL_EXAMPLES
+    seen = r.config in probed
+    return [{**runs.describe(r), "split": split, "wrong": probes.mistakes(r.model, x, y) if seen else None,
+             "loss": probes.losses(r.model, x, y) if seen else None}
+            for split, (x, y) in (("train", (ds.train_x[:n], ds.train_y[:n])), ("test", (ds.test_x, ds.test_y)))]
 
 
 def variant(net: str, shortcut: str) -> str:
