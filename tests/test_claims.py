@@ -119,6 +119,24 @@ def test_response_claims_decided_on_trained_nets_and_learned_apart(key, trained,
     assert verdict.learned.outcome == learned and verdict.learned.claim.asks == "book"
 
 
+# batch norm's scales (`scale`, mean |gamma| per layer) as the responses' levels: where no compared net's moved
+# beyond SCALE_FLOOR of 1 the claim is not testable, both rows (it would be "contradicted", as in the digits)
+@pytest.mark.parametrize("key, trained, expected", [
+    ("responses_smaller", {}, "not testable here"),
+    ("responses_smaller", {("plain", 8): 1.04, ("residual", 8): 0.96}, "not testable here"),  # each within 1.049
+    ("responses_smaller", {("plain", 8): 1.06}, "weaker"),  # the plain net's scales moved: decided again
+    ("responses_smaller", {("plain", 8): 2.0}, "holds"),
+    ("responses_depth", {}, "not testable here"),
+    ("responses_depth", {("residual", 56): 0.5}, "holds"),
+])
+def test_response_claims_are_not_testable_where_batch_norm_scales_have_not_moved(key, trained, expected):
+    frame = responses(trained)
+    verdict = next(v for v in ch1.verdicts(errors({}), frame.assign(scale=frame["std"])) if v.key == key)
+    assert verdict.outcome == expected
+    if expected == "not testable here":
+        assert "have not moved" in verdict.untestable and verdict.learned.outcome == "not testable here"
+
+
 def test_responses_of_residual_nets_that_did_not_learn_are_no_evidence():
     # "did not learn" is run_status's line now (final training error not below 80 %), no longer 5 %
     failed = errors({("residual", 8, "train"): 0.85, ("residual", 56, "train"): 0.9})

@@ -92,3 +92,17 @@ def test_the_front_page_says_what_each_chapters_verdicts_support_and_nothing_mor
     assert ("At this build's `cpu` profile, *holds*: deeper plain nets have higher training error (digits). "
             "*contradicted*: residual nets' test error falls with depth (mnist1d).") in page
     assert "Is it learned" not in page and "<!--" not in page and "*Not executed in this build.*" in page
+
+
+def test_the_front_page_names_a_papers_observation_the_untrained_net_shows_too():
+    rows = {"03_iterative_refinement": [
+        {"key": "norm_ratio", "claim": "Early blocks change the features most", "data": "digits", "outcome": "holds",
+         "asks": "paper", "profile": "cpu"},
+        {"key": "norm_ratio:learned", "claim": "Is it learned? x", "data": "digits", "outcome": "contradicted",
+         "asks": "book's question", "profile": "cpu"}]}
+    page = execute._front_page("<!-- verdicts:03_iterative_refinement -->", rows)
+    assert "*holds*: early blocks change the features most (digits)" in page
+    assert "*built into the architecture* (the untrained net shows as much: the book's question): `norm_ratio` " \
+           "(digits)" in page
+    rows["03_iterative_refinement"][1]["outcome"] = "holds"  # learned: nothing to add
+    assert "built into" not in execute._front_page("<!-- verdicts:03_iterative_refinement -->", rows)

@@ -411,8 +411,9 @@ def by_outcome(items: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
 
 def reading(verdicts: Sequence[Verdict], profile: str, likely_reasons: Mapping[str, str] | None = None) -> str:
     """Markdown that says, from the verdicts themselves, which claims held, were weaker, contradicted,
-    inconclusive or not testable; for each that did not hold, why (from its interval), and the chapter's likely
-    reason at small scale (`likely_reasons`, by claim key) where it has one."""
+    inconclusive or not testable; for each that did not hold, why (from its interval), and, unless it is not
+    testable (which says its own reason), the chapter's likely reason at small scale (`likely_reasons`, by claim
+    key) where it has one."""
     rows = rows_of(verdicts)
     lines = [f"**At the `{profile}` profile, {tally(verdicts)}.**", ""]
     grouped = by_outcome((v.outcome, f"{lowered(v.claim.text)} ({v.dataset}: {v._interval(v.estimate)})")
@@ -421,7 +422,9 @@ def reading(verdicts: Sequence[Verdict], profile: str, likely_reasons: Mapping[s
     reasons = likely_reasons or {}
     for v in rows:
         if v.outcome != "holds":
-            reason = f" A likely reason: {reasons[v.key]}." if v.key in reasons else ""
+            # a row not testable here says its own reason (a floor, nothing trained); a likely one would guess
+            guess = v.key in reasons and v.outcome != UNTESTABLE
+            reason = f" A likely reason: {reasons[v.key]}." if guess else ""
             lines.append(f"- `{v.key}` [{v.dataset}] is {v.outcome}: {v.why()}.{reason}")
     return "\n".join(lines)
 

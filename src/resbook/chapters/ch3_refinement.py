@@ -751,11 +751,10 @@ def emergence(frame: pd.DataFrame) -> str:
 
 # where to look when a claim does not hold (said only for claims that do not)
 LIKELY_REASONS = {
-    "drop_first_blocks": "the untrained net sits near chance with or without a block (detail column), so its "
-                         "control rules out little and the decision rests on the trained net's own rises",
-    "intermediate_accuracy": "the untrained net's read-outs move by a few points too (detail column); where the "
-                             "trained net is already near its final accuracy after the first block of the last "
-                             "stage, little is left for the later blocks to add beyond that",
+    "drop_first_blocks": "the seeds disagree: dropping the first block of a later stage costs some seeds far more "
+                         "than others (detail column), which six seeds cannot average out",
+    "intermediate_accuracy": "where the trained net is already near its final accuracy after the first block of the "
+                             "last stage, little is left for the later blocks to add",
     "norm_ratio:learned": "an untrained pre-activation net already changes its features more in its first blocks "
                           "than in its last (each block adds to a growing sum, so its share falls with depth): the "
                           "paper's contrast is there, but the architecture gives it before training",
@@ -766,8 +765,8 @@ LIKELY_REASONS = {
                     "is then true of this architecture, but it is no evidence about learned refinement",
     "borderline_corrected": "it rests on the borderline cases counted in the detail column",
     "unroll_scaled": "the detail column gives the training loss before unrolling, which may leave little to remove",
-    "unroll_borderline": f"it is measured only where every seed has at least {MIN_BORDERLINE} borderline test "
-                         "examples (counts in the detail column)",
+    "unroll_borderline": f"a seed with fewer than {MIN_BORDERLINE} borderline test examples is left out (counts "
+                         "in the detail column), so few seeds may remain to decide",
 }
 
 

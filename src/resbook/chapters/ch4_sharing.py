@@ -495,9 +495,10 @@ def verdicts(mistakes: pd.DataFrame, growth: pd.DataFrame) -> list[Verdict]:
 LIKELY_REASONS = {
     "sharing_naive_fails": "our shared groups repeat a block fewer times than the paper's 13, and a small data set "
                            "leaves few test examples, so a gap of a point or two is hard to resolve",
-    "sharing_ubn_fixes": "an equivalence needs a narrow interval: with few test examples or seeds the interval "
-                         "is wider than the ±1-point margin even when the two nets are close; and a seed where "
-                         "either net did not train is not measured (detail and failed-runs columns)",
+    "sharing_ubn_fixes": "a one-sided claim (no more than a point worse) needs an interval whose upper end is under "
+                         "the 1-point margin: with few test examples or seeds it reaches past it even when the two "
+                         "nets are close; and a seed where either net did not train is not measured (detail and "
+                         "failed-runs columns)",
     "sharing_explodes": "the unshared net of the same depth also grows its features (every block adds to them), "
                         "so the ratio is smaller than the naive net's own growth; and our stand-in's small inputs "
                         "(8x8 images, 1-D signals) are not CIFAR-10's",

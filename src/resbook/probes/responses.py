@@ -57,18 +57,27 @@ def layer_response_stds(model: nn.Module, x: torch.Tensor, batch_size: int = 500
     return np.sqrt(np.maximum(ss / n - mean**2, 0.0))
 
 
+def layer_scales(model: nn.Module) -> np.ndarray:
+    """Per 3x3 layer (as `response_layers`): the mean |gamma| of the batch norm its response is read after (the
+    spread a normalised output is given; 1 at initialisation), NaN where no batch norm follows the conv."""
+    return np.array([m.weight.abs().mean().item() if isinstance(m, _NORM) and m.weight is not None else np.nan
+                     for m in response_layers(model)])
+
+
 def response_frame(results) -> pd.DataFrame:
-    """Per-layer response std on the test set for every run (every seed): one row per (run, layer)."""
+    """Per-layer response std on the test set for every run (every seed): one row per (run, layer), with the
+    layer's batch-norm `scale` (`layer_scales`)."""
     rows = []
     for r in results:
         stds = layer_response_stds(r.model, data.load(r.config.dataset).test_x)
+        scales = layer_scales(r.model)
         order = np.argsort(-stds)
         rank = np.empty_like(order)
         rank[order] = np.arange(len(stds))
-        for layer, (std, k) in enumerate(zip(stds, rank, strict=True)):
+        for layer, (std, k, scale) in enumerate(zip(stds, rank, scales, strict=True)):
             rows.append({"dataset": r.config.dataset, "net": r.config.kind.value,
                          "depth": r.config.depth, "seed": r.config.seed, "layer": layer + 1,
-                         "rank": int(k) + 1, "std": float(std)})
+                         "rank": int(k) + 1, "std": float(std), "scale": float(scale)})
     return pd.DataFrame(rows)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -54,4 +55,11 @@ def _call(function: Callable[..., T], result: TrainResult, args: tuple) -> T:
 def _pool(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started threads
     threads = max(1, usable_cpus() // workers)
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,))
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(threads,))
+
+
+def _start_worker(threads: int) -> None:
+    # Ctrl-C (or a kernel's interrupt) is the calling process's to handle: an idle worker that takes it too
+    # prints a traceback for nothing; the pool ends its workers itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)

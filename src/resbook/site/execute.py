@@ -133,6 +133,13 @@ def _chapter_verdicts(rows: list[dict]) -> str:
         return "*Not executed in this build.*"
     grouped = by_outcome((r["outcome"], f"{lowered(r['claim'])} ({r['data']})") for r in papers)
     parts = [f"*{outcome}*: " + "; ".join(items) for outcome, items in grouped]
+    # a paper's observation that the untrained net shows too is true of the architecture, not learned: said here,
+    # so that "holds" on the front page does not read as "training did it"
+    built_in = [r for r in rows if r.get("asks", "paper") != "paper" and r.get("key", "").endswith(":learned")
+                and r["outcome"] == "contradicted"]
+    if built_in:
+        names = "; ".join(dict.fromkeys(f"`{r['key'].removesuffix(':learned')}` ({r['data']})" for r in built_in))
+        parts.append(f"*built into the architecture* (the untrained net shows as much: the book's question): {names}")
     return f"At this build's `{papers[0]['profile']}` profile, " + ". ".join(parts) + "."
 
 
