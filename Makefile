@@ -66,7 +66,8 @@ system:
 	if ! apt-cache show $$missing >/dev/null 2>&1 || ! $$sudo $(APT_INSTALL) $$missing; then \
 	    $$sudo apt-get update -qq && $$sudo $(APT_INSTALL) $$missing; fi
 
-## make book: execute every chapter at PROFILE (default cpu) and build the HTML into _build/html
+## make book: execute every chapter at PROFILE (default cpu) and build the HTML into _build/html, and a teacher's
+## pack into _build/teaching (every figure with its caption in figures.zip; one slide deck per chapter)
 ## First the published runs of PROFILE are fetched where there are any (`resbook fetch`), then every run the
 ## chapters still need is trained (one progress bar in the terminal), then each chapter runs
 ## (a bar of its cells). A chapter that fails does not stop the others: every page is built (the failed one
@@ -79,6 +80,7 @@ book: system setup
 	$(BIN)/python -m resbook stage --executed _build/executed/$(PROFILE) --site _build/site && \
 	$(BIN)/jupyter-book build _build/site --path-output . --warningiserror --nitpick --keep-going || exit 1; \
 	echo "Front page: $(CURDIR)/_build/html/index.html"; \
+	$(BIN)/python -m resbook teaching --executed _build/executed/$(PROFILE) --out _build/teaching || failed=1; \
 	if [ $$failed = 1 ]; then echo "error: some chapters failed to execute (see above and their pages)" >&2; fi; \
 	exit $$failed
 

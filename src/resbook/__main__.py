@@ -1,5 +1,5 @@
-"""Command line: `python -m resbook execute|stage|fill|export|import|fetch|register ...` (the Makefile's and the
-release workflow's building blocks)."""
+"""Command line: `python -m resbook execute|stage|teaching|fill|export|import|fetch|register ...` (the Makefile's
+and the release workflow's building blocks)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--executed", type=pathlib.Path, required=True)
     st.add_argument("--site", type=pathlib.Path, required=True)
 
+    te = sub.add_parser("teaching", help="a teacher's pack from executed chapters: figures.zip and slides/")
+    te.add_argument("--executed", type=pathlib.Path, required=True)
+    te.add_argument("--out", type=pathlib.Path, required=True)
+
     fill = sub.add_parser("fill", help="train every run the chapters need into the run cache (no book)")
     _profile_arguments(fill)
     fill.add_argument("--chapters", nargs="*", help="01 02 03 04 (default: all)")
@@ -75,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             book.execute(args.profile, args.out, args.only, json.loads(args.overrides))
         elif args.command == "stage":
             book.stage(args.executed, args.site)
+        elif args.command == "teaching":
+            from .site import teaching
+
+            count = teaching.figure_pack(args.executed, args.out / "figures.zip")
+            decks = teaching.slides(args.executed, args.out / "slides")
+            print(f"teacher's pack: {count} figures in {args.out / 'figures.zip'}, {len(decks)} slide decks in "
+                  f"{args.out / 'slides'}")
         elif args.command == "fill":
             from . import runs
 
