@@ -89,7 +89,9 @@ PROFILES: dict[str, Profile] = {
         epochs=15,
         widths=(8, 16, 32),  # half the paper's widths: twice as fast, and the effects are the same
         warmup_epochs=2,
-        path_samples=32,
+        # 16 sampled path sets per length (half of the 32 before): sampling was 90 % of Chapter 2's gradient probe
+        # (2 of its 5 minutes of probing), and the gradient's fall with length is 13 to 19 orders of magnitude
+        path_samples=16,
         probe_batch=32,
         # each costs about a minute and a half of a chapter at 6 seeds: Chapter 4's three ablation nets and Chapter 3's
         # wide net (twice the widths) would take those chapters over 10 minutes; overrides add them back

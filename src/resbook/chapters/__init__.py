@@ -41,6 +41,15 @@ def plan(profile: Profile, chapters: Sequence[str] | None = None) -> list[TrainC
                               for c in configs))
 
 
+def train(profile: Profile, chapter: str) -> None:
+    """Every run `chapter` ("01", ...) needs at `profile` that the run cache lacks, trained at once in one pool of
+    worker processes, longest first (`runs.sweep`), so that the cores finish together; the chapter's study steps
+    then load them. Without it each step would start its own pool for its own few runs."""
+    from .. import runs
+
+    runs.sweep(plan(profile, [chapter]))
+
+
 def checkpoint_epochs(profile: Profile) -> tuple[int, ...]:
     """A few early epochs at which Chapters 3 and 4 look at a net during training."""
     return tuple(sorted({1, max(1, profile.epochs // 5), max(1, profile.epochs // 2)} - {profile.epochs}))

@@ -28,7 +28,6 @@ from ..models import NetKind, count_parameters, resnet
 from ..papers import HE2016, HE2016B, TABLE6_PARAMS_M
 from ..plots import NET_COLOURS
 from ..profiles import Profile
-from ..runs.parallel import map_runs
 from ..train import TRAIN_EVAL_EXAMPLES, TrainConfig, TrainResult, config_for
 
 NOTEBOOK = "01_plain_vs_residual"
@@ -138,7 +137,7 @@ def responses(results: list[TrainResult]) -> pd.DataFrame:
     training data (`probes.untrained`): the control for what the architecture alone does to the responses.
     A run that did not train is probed: He et al.'s Fig. 7 is about plain nets that train badly.
     """
-    frames = map_runs(_responses, run_status.probed(results, "responses", stop_if_none=True))
+    frames = [_responses(r) for r in run_status.probed(results, "responses", stop_if_none=True)]
     return pd.concat([frame for pair in frames for frame in pair], ignore_index=True)
 
 
@@ -157,8 +156,8 @@ def mistakes(results: list[TrainResult]) -> pd.DataFrame:
     The claims resample these examples (paired across nets) for the interval of a single seed. The train
     split is the one training error is measured on (the first `train.TRAIN_EVAL_EXAMPLES`).
     """
-    probed = {r.config for r in run_status.probed(results, "mistakes")}  # ids do not survive a worker
-    return pd.DataFrame([row for rows in map_runs(_mistakes, results, probed) for row in rows])
+    probed = {r.config for r in run_status.probed(results, "mistakes")}
+    return pd.DataFrame([row for r in results for row in _mistakes(r, probed)])
 
 
 def _mistakes(r: TrainResult, probed: set[int]) -> list[dict]:

@@ -35,7 +35,6 @@ from ..models import NetKind, blocks_per_stage
 from ..papers import VEIT2016
 from ..plots import NET_COLOURS
 from ..profiles import Profile
-from ..runs.parallel import map_runs
 from ..train import SHAPES, TrainConfig, TrainResult
 from .ch1_degradation import compared_depth
 
@@ -213,7 +212,7 @@ def lesions(nets: Nets) -> pd.DataFrame:
     error: test error with that block deleted; baseline: with none deleted; mistakes / intact: the same
     as bool arrays over the test examples (`probes.lesion_mistakes`, `probes.mistakes`).
     """
-    return _concat(map_runs(_lesions, run_status.probed(nets.residual + nets.plain, "lesions"), nets.x, nets.y))
+    return _concat([_lesions(r, nets.x, nets.y) for r in run_status.probed(nets.residual + nets.plain, "lesions")])
 
 
 def _lesions(result: TrainResult, x: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
@@ -229,8 +228,8 @@ def _lesions(result: TrainResult, x: torch.Tensor, y: torch.Tensor) -> pd.DataFr
 def random_lesions(profile: Profile, nets: Nets) -> pd.DataFrame:
     """k random blocks deleted, k = 0 .. n, `profile.draws` draws per k, on every seed's residual net:
     one row per (seed, k, draw) with its per-example `mistakes` (`probes.random_lesions`)."""
-    return _concat(map_runs(_random_lesions, run_status.probed(nets.residual, "random_lesions"),
-                            nets.x, nets.y, profile.draws))
+    return _concat([_random_lesions(r, nets.x, nets.y, profile.draws)
+                    for r in run_status.probed(nets.residual, "random_lesions")])
 
 
 def _random_lesions(result: TrainResult, x: torch.Tensor, y: torch.Tensor, draws: int) -> pd.DataFrame:
@@ -240,8 +239,8 @@ def _random_lesions(result: TrainResult, x: torch.Tensor, y: torch.Tensor, draws
 def reorderings(profile: Profile, nets: Nets) -> pd.DataFrame:
     """`probes.random_reorderings` on every seed's residual net, half as many draws per number of swaps as
     lesions: one row per (seed, order) with its Kendall's tau and test error."""
-    return _concat(map_runs(_reorderings, run_status.probed(nets.residual, "reorderings"),
-                            nets.x, nets.y, max(1, profile.draws // 2)))
+    return _concat([_reorderings(r, nets.x, nets.y, max(1, profile.draws // 2))
+                    for r in run_status.probed(nets.residual, "reorderings")])
 
 
 def _reorderings(result: TrainResult, x: torch.Tensor, y: torch.Tensor, draws: int) -> pd.DataFrame:
@@ -269,7 +268,8 @@ def gradients(profile: Profile, nets: Nets) -> tuple[pd.DataFrame, pd.DataFrame]
     batch = profile.probe_batch
     x, y = nets.x[:batch], nets.y[:batch]
     train_x = data.load(nets.dataset).train_x[:1000] if nets.residual else None
-    per_run = map_runs(_gradients, run_status.probed(nets.residual, "gradients"), x, y, train_x, profile.path_samples)
+    per_run = [_gradients(r, x, y, train_x, profile.path_samples)
+               for r in run_status.probed(nets.residual, "gradients")]
     frames = [frame for frames, _ in per_run for frame in frames]
     return _concat(frames), pd.DataFrame([{"dataset": nets.dataset, **timing} for _, timing in per_run])
 

@@ -123,6 +123,9 @@ def sweep(
     workers = workers or default_workers()
     absent = [c for c in dict.fromkeys(configs) if cache.load(c) is None]
     missing = list({leader(c): c for c in absent}.values())  # one job per group trained together
+    # longest first (epochs x depth stands for a run's cost): the last job to start is a short one, so the
+    # workers finish together instead of one waiting on a long run started last
+    missing.sort(key=lambda c: c.epochs * c.depth, reverse=True)
     if missing:
         cache.check_writable(missing[0])
         jobs = f" ({len(missing)} groups trained together)" if len(missing) < len(absent) else ""
