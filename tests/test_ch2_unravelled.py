@@ -30,7 +30,7 @@ def test_plan_is_every_seed_of_the_deepest_residual_net_the_compared_plain_net_a
         # plain nets: Chapter 1's compared depth (its second-deepest), every seed
         assert sorted((c.depth, c.seed) for c in roles["plain"]) == [(sorted(P.depths)[-2], s) for s in sorted(P.seeds)]
         assert {c.kind for c in roles["plain"]} == {NetKind.PLAIN}
-        if dataset == P.datasets[-1]:  # short paths on the hardest data set only
+        if P.short_paths and dataset == P.datasets[-1]:  # short paths on the hardest data set only, if at all
             assert sorted(c.seed for c in roles["short paths"]) == sorted(P.seeds)
             assert {(c.depth, c.active_branches) for c in roles["short paths"]} == {(P.deepest, active)}
         else:
@@ -42,6 +42,26 @@ def test_plan_is_every_seed_of_the_deepest_residual_net_the_compared_plain_net_a
 def test_short_paths_train_on_the_profiles_last_data_set():
     assert ch2.short_path_dataset(profiles.resolve("cpu")) == "mnist1d"
     assert ch2.short_path_dataset(profiles.resolve("ci")) == "digits"
+
+
+def test_a_profile_without_short_paths_trains_none_and_says_so_once_on_its_hardest_data_set():
+    P = profiles.resolve("cpu")
+    assert not P.short_paths and all(ch2.dataset_plan(P, d)["short paths"] == [] for d in P.datasets)
+    assert ch2.dataset_plan(profiles.resolve("cpu", {"short_paths": True}), "mnist1d")["short paths"]
+    frames = {}
+    for dataset in ("a", "b"):
+        frames.setdefault("lesions", []).append(_lesions([0.002] * 6, dataset=dataset))
+        frames.setdefault("random", []).append(_random(np.linspace(0.05, 0.9, 7), dataset=dataset))
+        frames.setdefault("reorder", []).append(_reorder(np.linspace(0.05, 0.6, 30)).assign(dataset=dataset))
+        frames.setdefault("gradients", []).append(_gradients([0.3 ** np.arange(7)], [0.9 ** np.arange(7)])
+                                                  .assign(dataset=dataset))
+        frames.setdefault("finals", []).append(_finals({("residual", "residual-8", 0): "trained"})
+                                               .assign(dataset=dataset))
+    studies = [pd.concat(frames[name], ignore_index=True) for name in ("lesions", "random", "reorder", "gradients")]
+    found = ch2.verdicts(*studies, pd.DataFrame(), pd.concat(frames["finals"], ignore_index=True))
+    short = [v for v in found if v.key == "short_paths_training"]
+    assert [(v.dataset, v.outcome) for v in short] == [("b", "not testable here")]
+    assert '{"short_paths": true}' in short[0].untestable
 
 
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))

@@ -129,12 +129,12 @@ def short_path_dataset(profile: Profile) -> str:
 def dataset_plan(profile: Profile, dataset: str) -> dict[str, list[TrainConfig]]:
     """On one data set, every seed of: the deepest residual net, the plain net at `compared_depth` (Chapter 1's
     second-deepest, where plain nets still train on our data, as Veit's VGG did; Chapter 1 trains it on its
-    data sets) and, on `short_path_dataset` only, the deepest residual net trained with short paths only, for
-    `short_path_epochs`."""
+    data sets) and, on `short_path_dataset` only and where the profile trains them (`short_paths`), the deepest
+    residual net trained with short paths only, for `short_path_epochs`."""
     one = {"datasets": [dataset]}
     deepest = [profile.deepest]
     longer = replace(profile, epochs=short_path_epochs(profile))
-    short = dataset == short_path_dataset(profile)
+    short = profile.short_paths and dataset == short_path_dataset(profile)
     return {"residual": runs.grid(profile, **one, depths=deepest),
             "plain": runs.grid(profile, **one, depths=[compared_depth(profile.depths)], nets=(False,)),
             "short paths": runs.grid(longer, **one, depths=deepest, active_branches=active_branches(profile))
@@ -325,6 +325,9 @@ def short_path_runs(nets: Nets) -> pd.DataFrame:
     frame["mistakes"] = [probes.mistakes(r.model, nets.x, nets.y) if id(r) in probed else None for r in results]
     return frame
 
+
+NOT_TRAINED = ("this profile trains no short-path nets (`short_paths=False`: six runs of `short_path_epochs` would "
+               "take the chapter over its 10 minutes); the override `{\"short_paths\": true}` adds them")
 
 # which runs of `finals` stand behind each claim (by `role`)
 RUNS_BEHIND = {"lesion_plain": ("plain",), "short_paths_training": ("residual", "short paths")}
@@ -582,17 +585,24 @@ def verdicts(lesions: pd.DataFrame, random: pd.DataFrame, reorder: pd.DataFrame,
     rows of the study frames; each verdict's `failed` names the runs of `finals` (the roles in `RUNS_BEHIND`, the
     residual nets where none is given) that did not train or diverged."""
     found = []
+    last = list(dict.fromkeys(lesions.dataset))[-1] if len(lesions) else None
     for dataset in dict.fromkeys(lesions.dataset):
         def rows(frame: pd.DataFrame, dataset=dataset) -> pd.DataFrame:
             return frame[frame.dataset == dataset]
 
         mine = rows(finals)
         short = rows(short_paths) if len(short_paths) else short_paths  # trained on `short_path_dataset` only
+        if len(short):
+            shorts = [short_paths_training(dataset, short)]
+        elif not len(short_paths) and dataset == last:  # the profile trains none: said once, on the hardest
+            shorts = [check(CLAIMS["short_paths_training"], dataset, [], detail="no short-path nets",
+                            untestable=NOT_TRAINED)]
+        else:
+            shorts = []
         for verdict in (lesion_residual(dataset, rows(lesions)), lesion_plain(dataset, rows(lesions)),
                         lesion_downsampling(dataset, rows(lesions)), lesion_smooth(dataset, rows(random)),
                         reorder_smooth(dataset, rows(reorder)), gradient_decay(dataset, rows(gradients)),
-                        effective_paths(dataset, rows(gradients)),
-                        *([short_paths_training(dataset, short)] if len(short) else [])):
+                        effective_paths(dataset, rows(gradients)), *shorts):
             behind = mine[mine.role.isin(RUNS_BEHIND.get(verdict.key, ("residual",)))]
             found.append(verdict.with_failed(run_status.describe_rows(behind)))
     return found
