@@ -91,11 +91,34 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):
         _fashion_from(tmp_path / "no-debian", tmp_path / "data", monkeypatch)
 
 
+def test_the_shipped_slice_needs_no_system_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    monkeypatch.setenv("RESBOOK_DATA", str(tmp_path / "empty"))
+    s = data.fashion_slice.__wrapped__()
+    assert s.train_x.shape == (10 * data.SLICE_TRAIN_PER_CLASS, 1, 28, 28) and s.train_x.dtype == torch.uint8
+    assert torch.bincount(s.train_y).tolist() == [data.SLICE_TRAIN_PER_CLASS] * 10
+    assert torch.bincount(s.test_y).tolist() == [data.SLICE_TEST_PER_CLASS] * 10
+    assert 0.25 < s.mean[0] < 0.32  # Fashion-MNIST's pixel mean is 0.286: real clothing, not noise or zeros
+
+
+def test_a_changed_or_missing_slice_file_is_refused_with_the_fix(tmp_path, monkeypatch):
+    changed = tmp_path / "fashion_slice.npz"
+    blob = bytearray(data.SLICE_FILE.read_bytes())
+    blob[-100] ^= 1
+    changed.write_bytes(bytes(blob))
+    monkeypatch.setattr(data, "SLICE_FILE", changed)
+    with pytest.raises(ValueError, match="sha256 differs.*git checkout"):
+        data.fashion_slice.__wrapped__()
+    monkeypatch.setattr(data, "SLICE_FILE", tmp_path / "gone.npz")
+    with pytest.raises(FileNotFoundError, match="reinstall"):
+        data.fashion_slice.__wrapped__()
+
+
 @pytest.mark.skipif(not data.DEBIAN_FASHION_MNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_the_installed_fashion_mnist_and_its_slice():
     d = data.fashion_mnist()
     assert d.mean[0] == pytest.approx(0.2860, abs=1e-3) and d.std[0] == pytest.approx(0.3530, abs=1e-3)
-    s = data.fashion_slice()
-    assert s.train_x.shape == (10 * data.SLICE_TRAIN_PER_CLASS, 1, 28, 28)
-    assert torch.bincount(s.test_y).tolist() == [data.SLICE_TEST_PER_CLASS] * 10
+    s, cut = data.fashion_slice(), data.cut_fashion_slice(d)
+    for name in ("train_x", "train_y", "test_x", "test_y"):  # the shipped file is what the cut gives
+        assert torch.equal(getattr(s, name), cut[name]), name
     assert torch.equal(s.train_x[0], d.train_x[0])  # the first images of the file, in its order

@@ -85,3 +85,22 @@ def test_requirements_txt_is_every_set_and_binder_the_cpu_reading_set():
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in binder
     assert {line for line in binder if line.startswith("torch")} == {"torch==2.14.1+cpu", "torchvision==0.29.1+cpu"}
     assert ".[reader]" in binder and not any(line.startswith(".[") and line != ".[reader]" for line in binder)
+
+
+def test_make_book_needs_no_system_package_and_passes_overrides():
+    dry = subprocess.run(["make", "-n", "book", "VENV=_build/no-venv", 'OVERRIDES={"seeds": [0, 1]}'],
+                         cwd=book.ROOT, check=True, capture_output=True, text=True).stdout
+    assert "apt-get" not in dry and "dpkg" not in dry and "sudo" not in dry
+    assert dry.count("""--overrides '{"seeds": [0, 1]}'""") == 2  # fill and execute train and run the same plan
+
+
+def test_make_system_without_apt_or_root_says_how_and_goes_on(tmp_path):
+    # a PATH with make and a shell only: no apt-get, as on a Mac; HAVE_CHROMIUM=false: as if none were installed
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "bash", "grep", "id", "make"):
+        (bin_dir / tool).symlink_to(subprocess.run(["which", tool], capture_output=True, text=True).stdout.strip())
+    done = subprocess.run([str(bin_dir / "make"), "-s", "system", "HAVE_CHROMIUM=false"], cwd=book.ROOT,
+                          capture_output=True, text=True, env={"PATH": str(bin_dir)})
+    assert done.returncode == 0, done.stderr
+    assert "browser check will be skipped" in done.stderr and "brew install --cask chromium" in done.stderr

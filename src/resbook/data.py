@@ -2,7 +2,7 @@
 
 `digits` and `mnist1d` are real data that need no internet; `fashion_mnist` (real 28x28 photographs of
 clothing, 60,000 + 10,000) comes from Debian's `dataset-fashion-mnist` package or any copy of its four files,
-and `fashion_slice` is a fixed small part of it that a CPU trains in minutes; `cifar10` is the papers' data set
+and `fashion_slice` is a fixed small part of it that a CPU trains in minutes, shipped inside the package; `cifar10` is the papers' data set
 and goes through torchvision's loader from a folder the reader provides. Small data sets are batched by
 slicing tensors, with no per-image loader in the hot path.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
+import io
 import os
 import pathlib
 import shutil
@@ -209,7 +211,7 @@ def fashion_mnist(root: str | os.PathLike | None = None) -> Dataset:
     except RuntimeError as err:  # torchvision's "Dataset not found"
         raise FileNotFoundError(
             f"Fashion-MNIST not found in {raw} (nor in {DEBIAN_FASHION_MNIST}). Fix: install Debian's package "
-            "(`sudo apt-get install dataset-fashion-mnist`; `make system` does it where it may), or copy the four "
+            "(`sudo apt-get install dataset-fashion-mnist`), or copy the four "
             f"files {', '.join(FASHION_MNIST_FILES)} (unpacked or .gz) into {raw}, or point RESBOOK_DATA at a "
             "folder whose FashionMNIST/raw holds them."
         ) from err
@@ -226,23 +228,51 @@ def _pixels(name: str, train_x, train_y, test_x, test_y) -> Dataset:
 
 
 # Fashion-MNIST's fixed slice for the cpu profile: enough images for the degradation problem to show, few
-# enough that Chapter 1's plain and residual nets at three depths and three seeds fit its 10-minute budget
+# enough that Chapter 1's plain and residual nets train within its 10-minute budget
 SLICE_TRAIN_PER_CLASS = 100
 SLICE_TEST_PER_CLASS = 50
+# The slice ships inside the package (1,500 images, 0.6 MB), so the default book needs no system package and no
+# root: Colab, Binder, a Mac. Fashion-MNIST is MIT-licensed; its licence lies beside the file.
+SLICE_FILE = pathlib.Path(__file__).resolve().parent / "data_files" / "fashion_slice.npz"
+SLICE_SHA256 = "49a0a172f27065315009e36f589affdac4d8b815d52a72966a7d9f35834fb8bf"
+_SLICE_ARRAYS = ("train_x", "train_y", "test_x", "test_y")
 
 
-@functools.lru_cache(maxsize=1)
-def fashion_slice() -> Dataset:
-    """The first SLICE_TRAIN_PER_CLASS training and SLICE_TEST_PER_CLASS test images of each Fashion-MNIST
-    class, in file order; normalised by the slice's own training images."""
-    full = fashion_mnist()
-
+def cut_fashion_slice(full: Dataset) -> dict[str, torch.Tensor]:
+    """The first SLICE_TRAIN_PER_CLASS training and SLICE_TEST_PER_CLASS test images of each class of the full
+    Fashion-MNIST, in file order (how the shipped file was made; a test checks it still matches)."""
     def first(y: torch.Tensor, per_class: int) -> torch.Tensor:
         keep = torch.cat([torch.nonzero(y == c).flatten()[:per_class] for c in range(10)])
         return keep.sort().values
 
     tr, te = first(full.train_y, SLICE_TRAIN_PER_CLASS), first(full.test_y, SLICE_TEST_PER_CLASS)
-    return _pixels("fashion_slice", full.train_x[tr], full.train_y[tr], full.test_x[te], full.test_y[te])
+    return {"train_x": full.train_x[tr], "train_y": full.train_y[tr], "test_x": full.test_x[te],
+            "test_y": full.test_y[te]}
+
+
+def write_fashion_slice(path: str | os.PathLike = SLICE_FILE) -> str:
+    """Cut the slice from the full set (`fashion_mnist()`) into `path`; returns its sha256 (for SLICE_SHA256)."""
+    arrays = {name: t.numpy() for name, t in cut_fashion_slice(fashion_mnist()).items()}
+    np.savez_compressed(path, **arrays)
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def fashion_slice() -> Dataset:
+    """The shipped slice (`cut_fashion_slice`), checked against its sha256; normalised by its own training
+    images."""
+    try:
+        blob = SLICE_FILE.read_bytes()
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"the package's Fashion-MNIST slice {SLICE_FILE} is missing. Fix: reinstall the "
+                                "package (pip install -e . in a checkout), or, with the full set installed, run "
+                                "python -c 'from resbook import data; data.write_fashion_slice()'") from err
+    if hashlib.sha256(blob).hexdigest() != SLICE_SHA256:
+        raise ValueError(f"{SLICE_FILE} is not the slice this package was released with (sha256 differs). Fix: "
+                         "restore it from the repository (git checkout -- src/resbook/data_files) or reinstall.")
+    with np.load(io.BytesIO(blob)) as npz:
+        t = {name: torch.from_numpy(npz[name]) for name in _SLICE_ARRAYS}
+    return _pixels("fashion_slice", t["train_x"], t["train_y"].long(), t["test_x"], t["test_y"].long())
 
 
 def augment(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None = None) -> torch.Tensor:

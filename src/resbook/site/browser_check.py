@@ -64,11 +64,16 @@ PAGE_FACTS = """() => ({
 })""".replace("WIDE_TABLES", WIDE_TABLES)
 
 
+def find_chromium() -> str | None:
+    """The system's Chromium (Debian's name, Ubuntu's, Google's build), or None."""
+    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+
+
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    raise FileNotFoundError("no Chromium found: install Debian's `chromium` package (apt-get install chromium)")
+    if path := find_chromium():
+        return path
+    raise FileNotFoundError("no Chromium found: install it (Debian: apt-get install chromium; Ubuntu: apt-get "
+                            "install chromium-browser; macOS: brew install --cask chromium)")
 
 
 @contextlib.contextmanager
