@@ -115,3 +115,21 @@ def test_groups_need_no_seed_zero():
     config = runs.grid(profiles.resolve("images", {"seeds": [1, 2]}), depths=[20], seeds=[2])[0]
     assert config.trained_with == (1, 2) and runs.leader(config).seed == 1
     assert [c.seed for c in runs.group(config)] == [1, 2]
+
+
+def test_a_group_without_normalisation_and_with_skipinit_is_each_run_alone():
+    """Chapter 5's nets (no batch norm: no statistics to stack; SkipInit's scalars) train together as alone."""
+    group = replace(GROUP, epochs=2, norm="none", skipinit=True, lr=0.02, trained_with=(0, 1))
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        ds = data.load("digits")
+        ds = replace(ds, train_x=ds.train_x.double(), test_x=ds.test_x.double())
+        together = batched.train_together(batched.members(group), ds, progress=False)
+        alone = [train.train(replace(c, trained_with=()), ds, progress=False) for c in batched.members(group)]
+    finally:
+        torch.set_default_dtype(default)
+    for t, a in zip(together, alone, strict=True):
+        assert _largest_difference(t, a) < 1e-6
+        assert t.model.blocks[0].branch[-1].alpha.item() != 0  # the branches learned away from zero
+    assert _largest_difference(together[1], alone[0]) > 1e-2

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from resbook.models import ZeroPadShortcut, blocks_per_stage, count_parameters, resnet
+from resbook.models import ChannelShift, ZeroPadShortcut, blocks_per_stage, count_parameters, resnet
 from resbook.papers import TABLE6_PARAMS_M
 
 
@@ -171,3 +171,41 @@ def test_block_info_describes_the_layout():
     single = resnet(20, width=(4, 8, 16), arch="single").block_info()
     assert [b.stage for b in single] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert not any(b.downsample for b in single) and {b.width for b in single} == {8}
+
+
+@pytest.mark.parametrize("preact", [False, True])
+def test_without_normalisation_every_batch_norm_becomes_a_shift(preact):
+    normed, bare = resnet(20, preact=preact), resnet(20, preact=preact, norm="none")
+    bns = [m for m in normed.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in bare.modules())
+    assert len([m for m in bare.modules() if isinstance(m, ChannelShift)]) == len(bns)
+    # a shift keeps batch norm's bias, not its scale
+    assert count_parameters(bare) == count_parameters(normed) - sum(m.weight.numel() for m in bns)
+    assert not list(bare.buffers())  # no running statistics: eval and train modes compute the same
+    x = torch.randn(3, 3, 32, 32)
+    torch.testing.assert_close(bare.train()(x), bare.eval()(x))
+
+
+@pytest.mark.parametrize("norm", ["batch", "none"])
+@pytest.mark.parametrize("preact", [False, True])
+def test_skipinit_blocks_start_as_their_shortcut_and_learn_away_from_it(norm, preact):
+    model = resnet(14, norm=norm, preact=preact, skipinit=True).eval()
+    h = model.stem(torch.randn(2, 3, 32, 32))
+    for block in model.blocks:
+        out = block(h)
+        torch.testing.assert_close(out, block.shortcut(h), rtol=0, atol=0)
+        h = out
+    alphas = [b.branch[-1].alpha for b in model.blocks]
+    assert all(a.requires_grad and a.item() == 0 for a in alphas)
+    with torch.no_grad():
+        alphas[0].fill_(0.5)
+    x = model.stem(torch.randn(2, 3, 32, 32)).relu()
+    assert not torch.equal(model.blocks[0](x), model.blocks[0].shortcut(x))
+
+
+def test_skipinit_and_norm_options_are_checked():
+    with pytest.raises(ValueError, match="plain net has none"):
+        resnet(14, residual=False, skipinit=True)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        resnet(14, norm="layer")
+    assert count_parameters(resnet(14, skipinit=True)) == count_parameters(resnet(14)) + 6  # one scalar a block

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,9 @@ ARCHS = ("cifar", "single", "avgpool")
 #   unshared - UBN: each application has its own statistics and its own scale/shift, scale starting at 0.1
 #   stats    - own statistics only;  affine - own scale/shift only;  init - all shared, scale starting at 0.1
 SHARED_BN = ("shared", "unshared", "stats", "affine", "init")
+# How a net normalises (Chapter 5): batch - batch norm, as He et al.; none - no normalisation, each batch norm
+# replaced by what is left of it, a learned per-channel shift starting at 0 (a bias), as in Fixup and SkipInit
+NORMS = ("batch", "none")
 
 
 class NetKind(str, enum.Enum):
@@ -67,12 +71,40 @@ def blocks_per_stage(depth: int) -> int:
     return (depth - 2) // 6
 
 
-def _layers(dims: int) -> tuple[type[nn.Module], type[nn.Module]]:
-    if dims == 2:
-        return nn.Conv2d, nn.BatchNorm2d
-    if dims == 1:
-        return nn.Conv1d, nn.BatchNorm1d
-    raise ValueError(f"dims must be 1 (sequences, e.g. MNIST-1D) or 2 (images); got {dims!r}")
+def _layers(dims: int, norm: str = "batch") -> tuple[type[nn.Module], Callable[[int], nn.Module]]:
+    """The convolution class and a factory of the normalisation layer (channels -> module) for `dims`."""
+    if dims not in (1, 2):
+        raise ValueError(f"dims must be 1 (sequences, e.g. MNIST-1D) or 2 (images); got {dims!r}")
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}; got {norm!r}")
+    conv = nn.Conv2d if dims == 2 else nn.Conv1d
+    if norm == "none":
+        return conv, functools.partial(ChannelShift, dims=dims)
+    return conv, nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d
+
+
+class ChannelShift(nn.Module):
+    """A learned shift per channel, starting at 0: what a net without normalisation keeps of batch norm."""
+
+    def __init__(self, channels: int, dims: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.dims = dims
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.bias.view(1, -1, *([1] * self.dims))
+
+
+class BranchScale(nn.Module):
+    """SkipInit (De and Smith 2020): one learned scalar multiplying the residual branch, starting at 0, so that
+    every block starts as the identity."""
+
+    def __init__(self):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(()))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.alpha * h
 
 
 class ZeroPadShortcut(nn.Module):
@@ -112,10 +144,10 @@ class Gate(nn.Module):
         return torch.sigmoid(self.transform(h))
 
 
-def projection_shortcut(in_channels: int, out_channels: int, stride: int, dims: int) -> nn.Module:
+def projection_shortcut(in_channels: int, out_channels: int, stride: int, dims: int, norm: str = "batch") -> nn.Module:
     """Option B: a strided 1x1 convolution (and BN) where the shape changes."""
-    conv, norm = _layers(dims)
-    return nn.Sequential(conv(in_channels, out_channels, 1, stride=stride, bias=False), norm(out_channels))
+    conv, norm_layer = _layers(dims, norm)
+    return nn.Sequential(conv(in_channels, out_channels, 1, stride=stride, bias=False), norm_layer(out_channels))
 
 
 class Block(nn.Module):
@@ -126,6 +158,8 @@ class Block(nn.Module):
     gated (highway): out = relu(T * branch + (1 - T) * shortcut), T = sigmoid(1x1 conv of the shortcut)
     plain: out = relu(branch) (post) or branch (pre); the shortcut is kept for lesion studies.
     `pool`: the block first average-pools its input 2x2 (the joints of the avgpool layout).
+    `norm` (NORMS): "none" puts a learned shift where batch norm was; `skipinit` ends the branch with a
+    learned scalar that starts at 0 (`BranchScale`), part of F so that every probe sees it.
     """
 
     def __init__(
@@ -139,9 +173,13 @@ class Block(nn.Module):
         preact: bool = False,
         dims: int = 2,
         pool: bool = False,
+        norm: str = "batch",
+        skipinit: bool = False,
     ):
         super().__init__()
-        conv, norm = _layers(dims)
+        if skipinit and not residual:
+            raise ValueError("skipinit scales a residual branch; a plain block has none (use residual=True)")
+        conv, norm_layer = _layers(dims, norm)
         self.residual = residual
         self.preact = preact
         self.downsample = stride != 1 or in_channels != out_channels or pool
@@ -151,17 +189,17 @@ class Block(nn.Module):
         conv1 = conv(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
         conv2 = conv(out_channels, out_channels, 3, padding=1, bias=False)
         if preact:
-            layers = [norm(in_channels), nn.ReLU(), conv1, norm(out_channels), nn.ReLU(), conv2]
+            layers = [norm_layer(in_channels), nn.ReLU(), conv1, norm_layer(out_channels), nn.ReLU(), conv2]
         else:
-            layers = [conv1, norm(out_channels), nn.ReLU(), conv2, norm(out_channels)]
+            layers = [conv1, norm_layer(out_channels), nn.ReLU(), conv2, norm_layer(out_channels)]
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {shortcut!r}")
         pooling = [nn.AvgPool2d(2) if dims == 2 else nn.AvgPool1d(2)] if pool else []
-        self.branch = nn.Sequential(*pooling, *layers)
+        self.branch = nn.Sequential(*pooling, *layers, *([BranchScale()] if skipinit else []))
         if not (stride != 1 or in_channels != out_channels):
             self.shortcut: nn.Module = nn.Sequential(*pooling) if pool else nn.Identity()
         elif shortcut == "B":
-            self.shortcut = projection_shortcut(in_channels, out_channels, stride, dims)
+            self.shortcut = projection_shortcut(in_channels, out_channels, stride, dims, norm)
         else:
             self.shortcut = ZeroPadShortcut(in_channels, out_channels, stride)
         self.gate = Gate(out_channels, dims) if shortcut == "gated" and residual else None
@@ -249,6 +287,8 @@ def resnet(
     shared: int = 0,
     shared_bn: str = "shared",
     arch: str = "cifar",
+    norm: str = "batch",
+    skipinit: bool = False,
 ) -> ResNet:
     """He et al.'s CIFAR network of `depth` = 6n+2 layers: 3 stages of n blocks, widths w/2w/4w.
 
@@ -259,6 +299,8 @@ def resnet(
     `preact=True` gives the pre-activation variant used by Jastrzebski et al. `dims=1` uses
     1-D convolutions (for MNIST-1D). `shared=m` makes the top m blocks of every stage apply one set of
     convolution weights m times; `shared_bn` says how they treat batch norm (see SHARED_BN).
+    `norm="none"` drops normalisation (NORMS); `skipinit=True` starts every residual branch at 0 (De and
+    Smith 2020): the two options of Chapter 5's training without normalisation.
     """
     n = blocks_per_stage(depth)
     if shortcut not in SHORTCUTS:
@@ -270,14 +312,18 @@ def resnet(
         raise ValueError(f"shared_bn must be one of {SHARED_BN}; got {shared_bn!r}")
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}; got {arch!r}")
-    conv, norm = _layers(dims)
+    if skipinit and not residual:
+        raise ValueError("skipinit scales residual branches; a plain net has none (use residual=True)")
+    if skipinit and shortcut == "gated":
+        raise ValueError("skipinit is for residual nets; a highway net's gate already starts near the identity")
+    conv, norm_layer = _layers(dims, norm)
     widths = _stage_widths(width)
     if arch != "cifar":
         widths = (widths[1],) * 3
 
     stem_layers: list[nn.Module] = [conv(in_channels, widths[0], 3, padding=1, bias=False)]
     if not preact:  # a pre-activation net normalises at the start of every block instead
-        stem_layers += [norm(widths[0]), nn.ReLU()]
+        stem_layers += [norm_layer(widths[0]), nn.ReLU()]
     stem = nn.Sequential(*stem_layers)
 
     blocks: list[Block] = []
@@ -289,7 +335,8 @@ def resnet(
             joint = stage > 0 and i == 0
             stride = 2 if joint and arch == "cifar" else 1
             block = Block(channels, out_channels, stride, residual=residual, shortcut=shortcut,
-                          preact=preact, dims=dims, pool=joint and arch == "avgpool")
+                          preact=preact, dims=dims, pool=joint and arch == "avgpool", norm=norm,
+                          skipinit=skipinit)
             block.stage, block.first_of_stage = stage + 1, i == 0
             stage_blocks.append(block)
             channels = out_channels
@@ -298,7 +345,7 @@ def resnet(
             groups.append(stage_blocks[n - shared:])
 
     pool = nn.AdaptiveAvgPool2d(1) if dims == 2 else nn.AdaptiveAvgPool1d(1)
-    head_layers: list[nn.Module] = [norm(channels), nn.ReLU()] if preact else []
+    head_layers: list[nn.Module] = [norm_layer(channels), nn.ReLU()] if preact else []
     head = nn.Sequential(*head_layers, pool, nn.Flatten(), nn.Linear(channels, num_classes))
 
     model = ResNet(stem, blocks, head)

@@ -62,6 +62,8 @@ class TrainConfig:
     shared_bn: str = "shared"  # how shared blocks treat batch norm: see models.SHARED_BN
     checkpoints: tuple[int, ...] = ()  # epochs after which to keep a copy of the weights
     arch: str = "cifar"  # block layout: see models.ARCHS
+    norm: str = "batch"  # "none": no normalisation (models.NORMS; Chapter 5)
+    skipinit: bool = False  # every residual branch ends in a learned scalar starting at 0 (De and Smith 2020)
     # the seeds trained together with this one as one batched computation (`batched`), this one included;
     # () when trained alone. Part of the run's identity: rounding differs between the two ways
     trained_with: tuple[int, ...] = ()
@@ -81,6 +83,8 @@ class TrainConfig:
         extra = f" ({self.active_branches} active)" if self.active_branches else ""
         extra += " (option B)" if self.shortcut == "B" else ""
         extra += f" ({self.arch})" if self.arch != "cifar" else ""
+        extra += " (no norm)" if self.norm == "none" else ""
+        extra += " (SkipInit)" if self.skipinit else ""
         if self.shared:
             extra += f" (top {self.shared} shared, BN {self.shared_bn})"
         return f"{'preact-' if self.preact else ''}{kind}-{self.depth}{extra}"
@@ -94,7 +98,8 @@ class TrainConfig:
         in_channels, dims, num_classes = SHAPES[self.dataset]
         return resnet(self.depth, residual=self.residual, width=self.width, shortcut=self.shortcut,
                       preact=self.preact, in_channels=in_channels, num_classes=num_classes, dims=dims,
-                      shared=self.shared, shared_bn=self.shared_bn, arch=self.arch)
+                      shared=self.shared, shared_bn=self.shared_bn, arch=self.arch, norm=self.norm,
+                      skipinit=self.skipinit)
 
     def as_dict(self) -> dict:
         return asdict(self)
