@@ -1,10 +1,10 @@
 """The book's data sets, held as tensors.
 
 `digits` and `mnist1d` are real data that need no internet; `fashion_mnist` (real 28x28 photographs of
-clothing, 60,000 + 10,000) comes from Debian's `dataset-fashion-mnist` package or any copy of its four files,
-and `fashion_slice` is a fixed small part of it that a CPU trains in minutes, shipped inside the package; `cifar10` is the papers' data set
-and goes through torchvision's loader from a folder the reader provides. Small data sets are batched by
-slicing tensors, with no per-image loader in the hot path.
+clothing, 60,000 + 10,000) comes from Debian's `dataset-fashion-mnist` package or any copy of its four files;
+`fashion_slice`, a fixed small part of it that a CPU trains in minutes, ships inside the package; `cifar10` is
+the papers' data set and goes through torchvision's loader from a folder the reader provides. Small data sets
+are batched by slicing tensors, with no per-image loader in the hot path.
 """
 
 from __future__ import annotations
