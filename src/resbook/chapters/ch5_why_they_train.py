@@ -44,22 +44,25 @@ NOTEBOOK = "05_why_they_train"
 
 # ---- the studies' fixed sizes (initialisation-only studies are cheap: the same at every profile)
 
-# 1. Shattered gradients: untrained nets, so 10 seeds at every profile; depths from 3 to 54 blocks
-SHATTER_DEPTHS = (8, 20, 56, 110)
+# 1. Shattered gradients: untrained nets, so 10 seeds at every profile; depths from 3 to 27 blocks (110 took the
+# probe from 1 to 3 minutes on 2 shared cores, for a contrast already plain at 56)
+SHATTER_DEPTHS = (8, 20, 56)
 SHATTER_SEEDS = tuple(range(10))
 SHATTER_LINES = 8  # lines through this many training examples (the units a seed's interval resamples)
 SHATTER_POINTS = 128  # grid points along each line, over t in [-1, 1] (t = 1: a step as long as the input)
 # 2. Loss landscapes: a grid of LANDSCAPE_STEPS^2 losses over [-1, 1]^2 on LANDSCAPE_EXAMPLES training examples;
 # the claims count the interior grid points within LANDSCAPE_RADIUS of the trained net
-LANDSCAPE_STEPS = 17
-LANDSCAPE_EXAMPLES = 256
+# (17 x 17 on 256 examples took 7.7 minutes at ci on 2 shared cores; 13 x 13 on 128 is about a fifth of it)
+LANDSCAPE_STEPS = 13
+LANDSCAPE_EXAMPLES = 128
 LANDSCAPE_RADIUS = 1.0
 # 3. Branch and skip variances: De and Smith's setting, a pre-activation net, here at He et al.'s deepest CIFAR
-# depth and widths, untrained, 10 seeds, on a batch of PROBE_EXAMPLES training examples (batch statistics)
+# depth and widths, untrained, 10 seeds, on a batch of PROBE_EXAMPLES training examples (batch statistics; 128:
+# 256 took over a minute on 2 shared cores)
 IDENTITY_DEPTH = 110
 IDENTITY_WIDTHS = (16, 32, 64)
 IDENTITY_SEEDS = tuple(range(10))
-PROBE_EXAMPLES = 256
+PROBE_EXAMPLES = 128
 STAGE1_BLOCKS = blocks_per_stage(IDENTITY_DEPTH)  # 18: the claims read stage 1, where no block downsamples
 
 CLAIMS = declare(
@@ -179,12 +182,13 @@ def _probe_batch(dataset: str, n: int = PROBE_EXAMPLES) -> torch.Tensor:
 
 def shattering(dataset: str, depths: Sequence[int] = SHATTER_DEPTHS, seeds: Iterable[int] = SHATTER_SEEDS,
                widths: Sequence[int] = (8, 16, 32), lines: int = SHATTER_LINES,
-               points: int = SHATTER_POINTS) -> pd.DataFrame:
+               points: int = SHATTER_POINTS, span: float = 1.0) -> pd.DataFrame:
     """For every seed, depth and kind of net (plain, residual), the untrained net (`probes.untrained`: the weights
     a run of that seed starts from, batch-norm running statistics set from the probe batch, eval mode) and the
-    derivative of logit 0 along `lines` lines through training examples (`probes.shatter_probe.line_gradients`; the
-    same lines for every net of a seed). One row per (seed, depth, net): `autocorrelation` (one value per line,
-    NaN where the line is flat), `vanished` and `flat` (bool per line), and `example`, the first line's g(t)."""
+    derivative of logit 0 along `lines` lines through training examples (`probes.shattering.line_gradients`;
+    the same lines for every net of a seed; t in [-`span`, `span`]). One row per (seed, depth, net):
+    `autocorrelation` (one value per line, NaN where the line is flat), `vanished` and `flat` (bool per line), and
+    `example`, the first line's g(t)."""
     ds = data.load(dataset)
     x, through = _probe_batch(dataset), ds.train_x[PROBE_EXAMPLES:PROBE_EXAMPLES + lines]
     rows = []
@@ -192,7 +196,8 @@ def shattering(dataset: str, depths: Sequence[int] = SHATTER_DEPTHS, seeds: Iter
         for depth in depths:
             for residual in (False, True):
                 config = TrainConfig(dataset, depth, residual=residual, width=tuple(widths), seed=seed)
-                g = shatter_probe.line_gradients(probes.untrained(config, x), through, points=points, seed=seed)
+                g = shatter_probe.line_gradients(probes.untrained(config, x), through, points=points, span=span,
+                                                  seed=seed)
                 rows.append({"dataset": dataset, "seed": seed, "depth": depth, "blocks": 3 * blocks_per_stage(depth),
                              "net": "residual" if residual else "plain",
                              "autocorrelation": shatter_probe.lag1_autocorrelation(g),
@@ -266,16 +271,19 @@ def landscape_nets(profile: Profile, *, progress: bool = True) -> list[TrainResu
 def landscapes(results: Sequence[TrainResult], steps: int = LANDSCAPE_STEPS,
                examples: int = LANDSCAPE_EXAMPLES) -> pd.DataFrame:
     """The loss on a filter-normalised plane (`probes.landscape.plane_losses`, directions seeded by the run's
-    seed) around every trained net and around the same net at initialisation (`probes.untrained`), on the first
+    seed) around every trained net and, at the deepest depth, the same net at initialisation (`probes.untrained`),
+    on the first
     `examples` training examples. One row per (net, depth, seed, when): `coords`, `losses` (steps x steps),
     `non_convex` (per interior point within the radius, `non_convex_points`) and the run's `status`. A diverged
     run is not probed (NaN weights); its initial net is."""
     probed = {id(r) for r in run_status.probed(results, "landscapes, trained")}
+    deepest = max(r.config.depth for r in results)
     rows = []
     for r in results:
         ds = data.load(r.config.dataset)
         x, y = ds.train_x[:examples], ds.train_y[:examples]
-        nets = {"initialisation": probes.untrained(r.config, x)}
+        # the control (the same nets untrained) matters at the deepest depth only, where the claim compares them
+        nets = {"initialisation": probes.untrained(r.config, x)} if r.config.depth == deepest else {}
         if id(r) in probed:
             nets["trained"] = r.model
         for when, model in nets.items():
@@ -292,7 +300,7 @@ def _shares(frame: pd.DataFrame, net: str, depth: int, when: str = "trained") ->
 
 
 def _statuses(frame: pd.DataFrame, net: str, depth: int) -> dict[int, str]:
-    return run_status.by_seed(per_seed.select(frame, net=net, depth=depth, when="initialisation"))
+    return run_status.by_seed(per_seed.select(frame, net=net, depth=depth))  # every row of a run has its status
 
 
 def _share_text(shares: dict[int, np.ndarray], seeds: list[int]) -> str:
@@ -489,7 +497,7 @@ def shattered(frame: pd.DataFrame) -> plt.Figure:
     seed = int(frame.seed.min())
     fig = plt.figure(figsize=(13, 4.2))
     grid = fig.add_gridspec(2, 3)
-    t = np.linspace(-1, 1, len(frame.example.iloc[0]))
+    t = np.linspace(-1, 1, len(frame.example.iloc[0]))  # in units of the line's span
     for i, net in enumerate(("plain", "residual")):
         for j, depth in enumerate((low, high)):
             ax = fig.add_subplot(grid[i, j])

@@ -22,14 +22,12 @@ def line_gradients(model: ResNet, x: torch.Tensor, points: int = 256, span: floa
     g = torch.Generator().manual_seed(seed)
     d = torch.randn(x.shape, generator=g)
     d = d * (x.flatten(1).norm(dim=1) / d.flatten(1).norm(dim=1)).view(-1, *[1] * (x.dim() - 1))
-    t = torch.linspace(-span, span, points)
-    out = []
+    t = torch.linspace(-span, span, points).view(1, -1, *[1] * (x.dim() - 1))
+    xs = (x.unsqueeze(1) + t * d.unsqueeze(1)).flatten(0, 1).requires_grad_(True)  # every line's points, one batch
     with eval_mode(model):
-        for x0, d0 in zip(x, d, strict=True):
-            xs = (x0.unsqueeze(0) + t.view(-1, *[1] * x0.dim()) * d0.unsqueeze(0)).requires_grad_(True)
-            grad, = torch.autograd.grad(model(xs)[:, logit].sum(), xs)  # each row depends on its own input only
-            out.append((grad.flatten(1) * d0.flatten()).sum(1).numpy())
-    return np.stack(out).astype(np.float64)
+        grad, = torch.autograd.grad(model(xs)[:, logit].sum(), xs)  # each row depends on its own input only
+    out = (grad.view(len(x), points, -1) * d.flatten(1).unsqueeze(1)).sum(2)
+    return out.numpy().astype(np.float64)
 
 
 # a line whose derivative barely varies along it has no autocorrelation to measure: it either vanished (every
