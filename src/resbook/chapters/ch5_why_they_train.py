@@ -519,6 +519,7 @@ def shattered(frame: pd.DataFrame) -> plt.Figure:
             label="1/sqrt(L) (residual, Balduzzi)")
     ax.axhline(0, color="0.7", lw=0.8)
     ax.set_xscale("log")
+    ax.minorticks_off()  # the log axis's minor labels would overprint the blocks' own
     ax.set_xticks(blocks, [f"{int(b)}" for b in blocks])
     ax.set_xlabel("blocks L (depth 6L/3 + 2)")
     ax.set_ylabel("lag-1 autocorrelation of the gradient")
