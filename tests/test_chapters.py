@@ -51,6 +51,16 @@ EXPECTED = {
     "04_block_sharing": {
         "sharing_explodes [digits]": "holds",
     },
+    # Chapter 5's initialisation claims (10 seeds each, no training) cleared their thresholds by far at ci on this
+    # machine (shattering_plain -0.89 [-0.91, -0.86] against < -0.1; shattering_residual 0.45 [0.40, 0.51] against
+    # > 0.1, at depths up to 110 then; bn_downscales_branches -1.01 [-1.11, -0.92] against < -0.63;
+    # unnormalised_doubles 0.21 [0.18, 0.24] against > 0.15, the nearest). The trained claims stay unpinned: one seed,
+    # not yet checked at seeds 1 and 2 as the rule asks
+    "05_why_they_train": {
+        "shattering_plain [digits]": "holds",
+        "shattering_residual [digits]": "holds",
+        "bn_downscales_branches [digits]": "holds",
+    },
 }
 
 

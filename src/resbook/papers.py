@@ -10,6 +10,10 @@ HE2016 = "he2016deep"
 VEIT2016 = "veit2016residual"
 JASTRZEBSKI2018 = "jastrzebski2018residual"
 HE2016B = "he2016identity"
+BALDUZZI2017 = "balduzzi2017shattered"
+LI2018 = "li2018visualizing"
+DESMITH2020 = "de2020batch"
+ZHANG2019 = "zhang2019fixup"
 
 # He et al. 2016, Table 6: parameters (millions) and CIFAR-10 test error (%) of the residual nets.
 TABLE6_PARAMS_M = {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7}
