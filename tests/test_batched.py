@@ -19,13 +19,18 @@ def float64_runs():
     A vmapped step differs from a lone one by rounding (2e-15 of a gradient, measured), and training
     amplifies that (to ~4e-7 of a weight after 204 steps at lr 0.1, measured); a difference in the maths
     (data order, initialisation, batch-norm statistics, loss) shows from the first steps at 1e-2 and more."""
+    return _together_and_alone(GROUP)
+
+
+def _together_and_alone(group: train.TrainConfig):
+    """`group`'s runs trained as one vmapped computation and each alone, in float64 on the digits."""
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
         ds = data.load("digits")
         ds = replace(ds, train_x=ds.train_x.double(), test_x=ds.test_x.double())
-        together = batched.train_together(batched.members(GROUP), ds, progress=False)
-        alone = [train.train(replace(c, trained_with=()), ds, progress=False) for c in batched.members(GROUP)]
+        together = batched.train_together(batched.members(group), ds, progress=False)
+        alone = [train.train(replace(c, trained_with=()), ds, progress=False) for c in batched.members(group)]
     finally:
         torch.set_default_dtype(default)
     return together, alone
@@ -120,15 +125,7 @@ def test_groups_need_no_seed_zero():
 def test_a_group_without_normalisation_and_with_skipinit_is_each_run_alone():
     """Chapter 5's nets (no batch norm: no statistics to stack; SkipInit's scalars) train together as alone."""
     group = replace(GROUP, epochs=2, norm="none", skipinit=True, lr=0.02, trained_with=(0, 1))
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        ds = data.load("digits")
-        ds = replace(ds, train_x=ds.train_x.double(), test_x=ds.test_x.double())
-        together = batched.train_together(batched.members(group), ds, progress=False)
-        alone = [train.train(replace(c, trained_with=()), ds, progress=False) for c in batched.members(group)]
-    finally:
-        torch.set_default_dtype(default)
+    together, alone = _together_and_alone(group)
     for t, a in zip(together, alone, strict=True):
         assert _largest_difference(t, a) < 1e-6
         assert t.model.blocks[0].branch[-1].alpha.item() != 0  # the branches learned away from zero
