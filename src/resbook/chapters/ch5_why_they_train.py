@@ -56,9 +56,9 @@ SHATTER_POINTS = 128  # grid points along each line, over t in [-1, 1] (t = 1: a
 LANDSCAPE_STEPS = 13
 LANDSCAPE_EXAMPLES = 128
 LANDSCAPE_RADIUS = 1.0
-# 3. Branch and skip variances: De and Smith's setting, a pre-activation net, here at He et al.'s deepest CIFAR
-# depth and widths, untrained, 10 seeds, on a batch of PROBE_EXAMPLES training examples (batch statistics; 128:
-# 256 took over a minute on 2 shared cores)
+# 3. Branch and skip variances: De and Smith's setting, a pre-activation net, here at the deepest depth of He et al.'s
+# main CIFAR comparison (ResNet-1202 aside) and widths, untrained, 10 seeds, on a batch of PROBE_EXAMPLES training
+# examples (batch statistics; 128: 256 took over a minute on 2 shared cores)
 IDENTITY_DEPTH = 110
 IDENTITY_WIDTHS = (16, 32, 64)
 IDENTITY_SEEDS = tuple(range(10))
@@ -66,19 +66,19 @@ PROBE_EXAMPLES = 128
 STAGE1_BLOCKS = blocks_per_stage(IDENTITY_DEPTH)  # 18: the claims read stage 1, where no block downsamples
 
 CLAIMS = declare(
-    Claim("shattering_plain", BALDUZZI2017, "Sec. 3",
+    Claim("shattering_plain", BALDUZZI2017, "Sec. 3, Thm. 1",
           "Without shortcuts, the input gradient of an untrained net shatters as depth grows",
           "the correlation of gradients at nearby inputs decays exponentially with depth (like 2^-L) in "
-          "feedforward rectifier nets, batch norm or not: they come to resemble white noise",
+          "feedforward rectifier nets: they come to resemble white noise",
           f"lag-1 autocorrelation of d logit / dt along lines x0 + t d ({SHATTER_POINTS} points, t in [-1, 1]) "
           f"through {SHATTER_LINES} training examples, untrained plain net (batch norm with statistics of the data), "
           f"deepest minus shallowest of {SHATTER_DEPTHS}; a flat line (no variation) is not scored",
           Direction.BELOW, -NEGLIGIBLE["correlation"], "the paper's decay is a rate in its own setting (1-D inputs, "
           "fully connected nets), not a size on our lines", unit="correlation"),
-    Claim("shattering_residual", BALDUZZI2017, "Sec. 3",
+    Claim("shattering_residual", BALDUZZI2017, "Sec. 3, Thm. 3",
           "Shortcuts keep the input gradient of a deep untrained net correlated",
-          "with skip connections and batch norm the correlation decays like 1/sqrt(L), sublinearly: far more "
-          "resistant to shattering",
+          "with skip connections and batch norm the correlation decays like 1/(beta sqrt(L)) (beta rescales the "
+          "branches; our nets have beta = 1), sublinearly: far more resistant to shattering",
           f"the same autocorrelation at the deepest depth ({max(SHATTER_DEPTHS)}), residual minus plain net of the "
           "same seed on the same lines", Direction.ABOVE, NEGLIGIBLE["correlation"],
           "the paper states rates, not a size on our lines", unit="correlation"),
@@ -112,7 +112,7 @@ CLAIMS = declare(
           "without normalisation", Direction.ABOVE, np.log10(2) / 2,
           "doubling is log10 2 = 0.30 a block; half of it counts", basis=Basis.PAPER, unit="log10",
           paper_value=float(np.log10(2))),
-    Claim("unnormalised_fails", ZHANG2019, "Sec. 1, 4",
+    Claim("unnormalised_fails", ZHANG2019, "Sec. 2; Sec. 4, Fig. 3",
           "A deep residual net without normalisation, initialised as usual, trains far worse than with batch norm",
           "without normalisation, deep residual nets with standard initialisation explode or fail to train",
           "training error after the profile's budget, no normalisation (default initialisation) minus batch norm; "
@@ -140,12 +140,12 @@ CLAIMS = declare(
 VARIANTS = ("batch norm", "no normalisation", "SkipInit")  # study 4's nets, in the order figures show them
 MODEL_OPTIONS = {"batch norm": {}, "no normalisation": {"norm": "none"},
                  "SkipInit": {"norm": "none", "skipinit": True}}
-# The unnormalised nets train at a tenth of the profile's learning rate. De and Smith find that batch norm's one
-# lasting advantage is a larger stable learning rate, and tune each net's rate; we cannot sweep rates at this
-# budget. At the batch-norm rate (0.1) a SkipInit ResNet-56 on the digits (ci, seed 0, run while this chapter was
-# written) started to learn (63 % training error after 3 epochs) and then fell back to chance for good: that
-# run is why, and the chapter says so (an exercise runs it at 0.1). The default-initialised net explodes in its
-# first forward pass at any rate.
+# The unnormalised nets train at a tenth of the profile's learning rate. De and Smith find two lasting advantages of
+# batch norm, a larger stable learning rate (which pays at large batch sizes) and a regularising effect, and tune each
+# net's rate; we cannot sweep rates at this budget. At the batch-norm rate (0.1) a SkipInit ResNet-56 on the digits
+# (ci, seed 0, run while this chapter was written) started to learn (63 % training error after 3 epochs) and then fell
+# back to chance for good: that run is why, and the chapter says so (an exercise runs it at 0.1). The default-
+# initialised net explodes in its first forward pass at any rate.
 UNNORMALISED_LR = 0.1
 
 
