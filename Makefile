@@ -86,9 +86,10 @@ book: setup
 	$(BIN)/python -m resbook stage --executed _build/executed/$(PROFILE) --site _build/site && \
 	$(BIN)/jupyter-book build _build/site --path-output . --warningiserror --nitpick --keep-going || exit 1; \
 	echo "Front page: $(CURDIR)/_build/html/index.html"; \
-	$(BIN)/python -m resbook teaching --executed _build/executed/$(PROFILE) --out _build/teaching || failed=1; \
-	if [ $$failed = 1 ]; then echo "error: some chapters failed to execute (see above and their pages)" >&2; fi; \
-	exit $$failed
+	$(BIN)/python -m resbook teaching --executed _build/executed/$(PROFILE) --out _build/teaching || failed=$$((failed + 2)); \
+	if [ $$((failed % 2)) = 1 ]; then echo "error: some chapters failed to execute (see above and their pages)" >&2; fi; \
+	if [ $$failed -ge 2 ]; then echo "error: the teacher's pack (_build/teaching) failed (see above)" >&2; fi; \
+	[ $$failed = 0 ]
 
 ## make student: the chapter notebooks without their solutions (cells tagged `solution`), for handing out
 student: $(VENV)/.installed-handout

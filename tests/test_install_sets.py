@@ -104,3 +104,10 @@ def test_make_system_without_apt_or_root_says_how_and_goes_on(tmp_path):
                           capture_output=True, text=True, env={"PATH": str(bin_dir)})
     assert done.returncode == 0, done.stderr
     assert "browser check will be skipped" in done.stderr and "brew install --cask chromium" in done.stderr
+
+
+def test_make_book_installs_what_its_teaching_pack_imports():
+    """`make book` ends with `resbook teaching`, whose slides come from nbconvert: a fresh clone's `make book` once
+    trained and built everything, then stopped there (nbconvert came only with the test set)."""
+    sets = extras("book")
+    assert any(r.split("<")[0].split("=")[0].strip() == "nbconvert" for s in sets for r in EXTRAS[s])

@@ -477,8 +477,12 @@ LIKELY_REASONS = {
     "unnormalised_doubles": "the first blocks grow slower than twice (the stem's output is small and its mean "
                             "is not zero); the claim is the per-block average over the stage",
     "unnormalised_fails": "at our depth and budget an unnormalised net may still train, given the warm-up",
-    "skipinit_rescues": "the unnormalised net with the default initialisation may train at this depth too",
-    "skipinit_matches_bn": "in a short budget SkipInit nets can lag batch norm, which also regularises",
+    "skipinit_rescues": "at a tenth of the rate and a budget of a few hundred steps the SkipInit net may barely "
+                        "have begun to learn (its training error still near chance in the figure), so both "
+                        "unnormalised nets end near chance: then the budget, not the rescue, is what was measured",
+    "skipinit_matches_bn": "at a tenth of the rate and a budget of a few hundred steps the SkipInit net may barely "
+                           "have begun to learn; De and Smith find batch norm's larger stable rate pays most when "
+                           "the budget of steps is small",
 }
 
 
