@@ -317,3 +317,19 @@ def test_a_seed_whose_batch_norm_net_did_not_train_is_left_out():
     fails, rescues, matches = ch5.normalisation_verdicts(frame)
     assert fails.outcome == matches.outcome == "not testable here"
     assert rescues.outcome == "holds"  # no batch norm in that comparison
+
+
+def test_skipinit_matches_bn_compares_only_nets_that_trained():
+    """A SkipInit net that never learned within the budget says nothing about how well it trains once it does:
+    that row is not testable (its reason says so), while skipinit_rescues still counts the failed runs."""
+    frame = _errors({"batch norm": 0.0, "no normalisation": 0.9, "SkipInit": 0.85},
+                    {"SkipInit": run_status.DID_NOT_TRAIN})
+    _, rescues, matches = ch5.normalisation_verdicts(frame)
+    assert matches.outcome == "not testable here" and "both nets trained at 0 of" in matches.untestable
+    assert rescues.outcome != "not testable here"
+    one_trained = frame.copy()  # SkipInit trained at one seed only: still too few
+    first = (one_trained.variant == "SkipInit") & (one_trained.seed == SEEDS[0])
+    one_trained.loc[first, "status"] = run_status.TRAINED
+    assert ch5.normalisation_verdicts(one_trained)[2].outcome == "not testable here"
+    all_trained = frame.assign(status=run_status.TRAINED)  # the same errors from nets that trained: contradicted
+    assert ch5.normalisation_verdicts(all_trained)[2].outcome == "contradicted"

@@ -53,3 +53,12 @@ def test_overrides_of_the_right_type_are_accepted():
     p = profiles.resolve("ci", {"lr": 1, "milestones": [1, 0.75]})  # ints where floats are expected
     assert p.lr == 1.0 and isinstance(p.lr, float) and p.milestones == (1.0, 0.75)
     assert profiles.resolve("ci", {"augment": True, "dataset": "mnist1d"}).augment is True
+
+
+def test_untrained_seeds_are_ten_and_disjoint_for_disjoint_seed_sets():
+    """The claims about untrained nets take ten seeds from the profile's: two disjoint seed sets (the way the
+    scorecard is replicated) must not measure the same untrained nets."""
+    a = profiles.resolve("cpu", {"seeds": [0, 1, 2, 3, 4, 5]}).untrained_seeds
+    b = profiles.resolve("cpu", {"seeds": [6, 7, 8, 9, 10, 11]}).untrained_seeds
+    assert len(a) == len(b) == 10 and not set(a) & set(b)
+    assert profiles.resolve("ci").untrained_seeds == tuple(range(10))  # the ci pins' nets stay the same

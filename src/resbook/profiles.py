@@ -56,6 +56,14 @@ class Profile:
         return max(self.depths)
 
     @property
+    def untrained_seeds(self) -> tuple[int, ...]:
+        """The ten seeds of the claims about untrained nets (cheap, so more of them than trained runs): 10 s to
+        10 s + 9 for the profile's smallest seed s, so that two disjoint seed sets also measure disjoint untrained
+        nets (seeds 0-5 give 0-9, seeds 6-11 give 60-69)."""
+        first = min(self.seeds)
+        return tuple(range(10 * first, 10 * first + 10))
+
+    @property
     def shallowest(self) -> int:
         return min(self.depths)
 
