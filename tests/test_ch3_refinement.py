@@ -682,3 +682,16 @@ def test_without_a_net_that_trained_every_claim_says_so():
     assert [v.key for v in found] == list(ch3.CLAIMS)
     assert all(v.estimate is None and v.outcome == "not testable here" and v.learned is None for v in found)
     assert {v.detail for v in found} == {"no net trained", "no seed on which every architecture trained"}
+
+
+def test_unroll_borderline_of_several_seeds_is_not_decided_by_one():
+    """Of several seeds, one with enough borderline examples would decide the claim alone (the other seeds had
+    fewer than MIN_BORDERLINE): not testable; two such seeds are measured."""
+    few = np.arange(N) < 5
+    one = pd.concat([unroll_frame(steady(), steady(500), fixed(8, 14), BORDER, seed=0),
+                     unroll_frame(steady(), steady(500), fixed(2, 4), few, seed=1)], ignore_index=True)
+    verdict = ch3.unrolling_verdicts("toy", one)[2]
+    assert verdict.outcome == "not testable here" and "1 of 2 seeds" in verdict.untestable
+    two = pd.concat([one, unroll_frame(steady(), steady(500), fixed(8, 14), BORDER, seed=2)], ignore_index=True)
+    decided = ch3.unrolling_verdicts("toy", two)[2]  # measured on both seeds (two seeds make a wide interval)
+    assert decided.outcome != "not testable here" and decided.estimate.seeds == 2

@@ -454,3 +454,12 @@ def test_the_learned_row_names_the_same_failed_runs():
     ones = [stats.Measurement(v, np.full(10, v)) for v in (2.0, 2.1)]
     verdict = claims.check(claim, "digits", ones, ones).with_failed("net-56: seed 1 did not train")
     assert [v.failed for v in claims.rows_of([verdict])] == ["net-56: seed 1 did not train"] * 2
+
+
+def test_a_one_sided_no_worse_claim_says_its_interval_lies_beyond_the_margin():
+    """A "no more than a point worse" claim's neutral value is its margin: "reaches no effect" would misread it."""
+    margin = claims.SAME_MARGIN
+    no_worse = claims.Claim("x", "src", "Sec. 4", "text", "paper", "stat", claims.Direction.BELOW, margin, "why",
+                            points=True, basis=claims.Basis.SAME, neutral=margin)
+    verdict = claims.Verdict(no_worse, "digits", _est(0.5, 0.9))
+    assert verdict.outcome == "contradicted" and "wholly beyond the margin" in verdict.why()

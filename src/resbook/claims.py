@@ -273,6 +273,8 @@ class Verdict:
         if self.outcome == "contradicted":
             if c.direction == Direction.WITHIN:
                 return f"its interval {interval} lies outside the margin ({c.needs()})"
+            if c.basis == Basis.SAME:  # one-sided "no worse than": its neutral value is the margin itself
+                return f"its interval {interval} lies wholly beyond the margin ({c.needs()})"
             return (f"its interval {interval} excludes what the claim needs ({c.needs()}) and reaches no effect "
                     f"({c.format(c.neutral)}) or the opposite")
         short = est.hi < c.threshold if c.direction == Direction.ABOVE else est.lo > c.threshold

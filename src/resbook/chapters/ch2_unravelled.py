@@ -610,11 +610,11 @@ def verdicts(lesions: pd.DataFrame, random: pd.DataFrame, reorder: pd.DataFrame,
 
 # Where a claim does not hold at a small profile, the likely reasons (said as likely, not as found).
 LIKELY_REASONS = {
-    "lesion_downsampling": "the blocks right after the net's first do real representation work (on the digits "
-                           "block 2 alone costs about 20 points: see the bar chart) and count among the others; "
+    "lesion_downsampling": "the blocks right after the net's first do real representation work (block 2 alone "
+                           "costs several to over ten points: see the bar chart) and count among the others; "
                            "and with option-A shortcuts a deleted downsampling block still subsamples and zero-pads "
-                           "its input. Chapter 3 measures nearly the same contrast on pre-activation twins "
-                           "(`drop_first_blocks`): compare",
+                           "its input, so little is lost with its branch. Chapter 3's `drop_first_blocks` finds the "
+                           "early blocks of pre-activation twins costly to drop, which fits the first reason",
     "lesion_residual": "each block of our 27 may carry more of the work than one of Veit's 54: a deleted block "
                        "costs more than the 1-point margin (detail column), though far from a plain net's collapse "
                        "(`lesion_plain`)",
