@@ -88,7 +88,8 @@ CLAIMS = declare(
           f"share of the filter-normalised plane within radius {LANDSCAPE_RADIUS:g} where the slice is not convex "
           "(finite-difference Hessian with a negative eigenvalue over a tenth of the positive one), trained plain "
           "net, deepest minus shallowest depth", Direction.ABOVE, NEGLIGIBLE["points"],
-          "Fig. 5 is a picture, without a number", points=True),
+          "Fig. 5 is a picture, without a number", points=True,
+          control="the same two plain nets at initialisation (batch norm with statistics of the data)"),
     Claim("landscape_shortcuts_smooth", LI2018, "Fig. 5",
           "With shortcuts, the deep net's loss surface stays smooth where the plain net's is chaotic",
           "ResNet-56 with skip connections: smooth and nearly convex, where ResNet-56-noshort is chaotic",
@@ -271,19 +272,16 @@ def landscape_nets(profile: Profile, *, progress: bool = True) -> list[TrainResu
 def landscapes(results: Sequence[TrainResult], steps: int = LANDSCAPE_STEPS,
                examples: int = LANDSCAPE_EXAMPLES) -> pd.DataFrame:
     """The loss on a filter-normalised plane (`probes.landscape.plane_losses`, directions seeded by the run's
-    seed) around every trained net and, at the deepest depth, the same net at initialisation (`probes.untrained`),
-    on the first
+    seed) around every trained net and the same net at initialisation (`probes.untrained`), on the first
     `examples` training examples. One row per (net, depth, seed, when): `coords`, `losses` (steps x steps),
     `non_convex` (per interior point within the radius, `non_convex_points`) and the run's `status`. A diverged
     run is not probed (NaN weights); its initial net is."""
     probed = {id(r) for r in run_status.probed(results, "landscapes, trained")}
-    deepest = max(r.config.depth for r in results)
     rows = []
     for r in results:
         ds = data.load(r.config.dataset)
         x, y = ds.train_x[:examples], ds.train_y[:examples]
-        # the control (the same nets untrained) matters at the deepest depth only, where the claim compares them
-        nets = {"initialisation": probes.untrained(r.config, x)} if r.config.depth == deepest else {}
+        nets = {"initialisation": probes.untrained(r.config, x)}  # the control: the same net untrained
         if id(r) in probed:
             nets["trained"] = r.model
         for when, model in nets.items():
