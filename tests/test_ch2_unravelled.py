@@ -380,9 +380,14 @@ def test_effective_paths():
     assert ch2.effective_paths("a", _gradients([1.2 ** k])).outcome == "contradicted"  # 0.54n: long paths
 
 
-def test_effective_paths_reads_only_the_trained_nets():
+def test_effective_paths_is_decided_on_the_trained_nets_and_learned_against_the_untrained():
     k = np.arange(11)
-    assert ch2.effective_paths("a", _gradients([0.3 ** k], [np.ones(11)])).outcome == "holds"
+    learned = ch2.effective_paths("a", _gradients([0.3 ** k], [np.ones(11)]))  # 0.23n against 0.5n untrained
+    assert learned.outcome == "holds" and learned.learned.outcome == "holds"
+    assert learned.learned.untrained.value == pytest.approx(0.5, abs=0.01)
+    built_in = ch2.effective_paths("a", _gradients([0.3 ** k], [0.3 ** k]))  # as short untrained: not learned
+    assert built_in.outcome == "holds" and built_in.learned.outcome in ("contradicted", "inconclusive")
+    assert "untrained 0.23n" in built_in.detail
 
 
 def _short(normal, short, seeds=(0,), train_err=0.0):
@@ -461,10 +466,10 @@ def test_verdicts_find_each_data_sets_rows_and_the_nets_by_their_kind():
     assert "A likely reason" in text
 
 
-def test_every_claim_carries_its_threshold_and_reason_and_only_the_gradient_decay_has_a_control():
+def test_every_claim_carries_its_threshold_and_reason_and_only_the_gradient_claims_have_a_control():
     for claim in ch2.CLAIMS.values():
         assert claim.reason and claim.statistic
-        assert bool(claim.control) == (claim.key == "gradient_decay")
+        assert bool(claim.control) == (claim.key in ("gradient_decay", "effective_paths"))
     decay, paths, short = (ch2.CLAIMS[k] for k in ("gradient_decay", "effective_paths", "short_paths_training"))
     # direction only: a decay beyond a negligible one, 10 % (log10(1.1) orders of magnitude; it was any decay), and
     # the same beyond the untrained net's for the learned row
@@ -485,20 +490,6 @@ def test_every_claim_carries_its_threshold_and_reason_and_only_the_gradient_deca
     plain, residual = ch2.CLAIMS["lesion_plain"], ch2.CLAIMS["lesion_residual"]
     assert (plain.threshold, plain.paper_value, plain.basis) == (0.415, 0.83, claims.Basis.PAPER)
     assert (residual.direction, residual.threshold, residual.neutral) == (claims.Direction.BELOW, 0.01, 0.01)
-
-
-def test_end_paths_are_the_sampled_probes_rows_at_k_0_and_n():
-    from resbook import probes
-    from resbook.models import resnet
-
-    model = resnet(14, in_channels=1, width=4).eval()
-    x, y = torch.randn(3, 1, 8, 8), torch.tensor([0, 1, 2])
-    ends = ch2.end_paths(model, x, y, samples=5)
-    norms, _ = probes.sampled_path_gradients(model, x, y, samples=5)
-    assert list(ends.k) == [0, len(norms) - 1]
-    for k, row in zip(ends.k, ends.itertuples(), strict=True):
-        assert np.allclose(row.sample_norms, norms[k]) and row.path_norm == pytest.approx(norms[k].mean())
-
 
 
 # ---- failed runs: every claim here is about nets that learned

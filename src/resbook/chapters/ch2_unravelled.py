@@ -88,7 +88,9 @@ CLAIMS = declare(
           "mean path length weighted by C(n,k) x mean path gradient norm (Veit's measure), over n",
           Direction.BELOW, 0.5 + (11 / 54 - 0.5) / 2,
           "Veit's effective paths are 5 to 17 of 54 blocks, centre 11/54 = 0.20; the neutral 0.5 is the centre "
-          "of the path counts alone", basis=Basis.PAPER, neutral=0.5, paper_value=11 / 54),
+          "of the path counts alone", basis=Basis.PAPER, neutral=0.5, paper_value=11 / 54,
+          control="the same net untrained (its initial weights, BN statistics of 1,000 training images), same probe "
+                  "batch, samples and path sets", versus_control="difference"),
     Claim("short_paths_training", VEIT2016, "Sec. 5", "Training with short paths only gives about the same error",
           "about the same test error as normal training (5.96 vs 6.10 % as the project's notes recall it: "
           "not checked against the paper)",
@@ -247,24 +249,11 @@ def _reorderings(result: TrainResult, x: torch.Tensor, y: torch.Tensor, draws: i
     return _describe(probes.random_reorderings(result.model, x, y, draws=draws, seed=result.config.seed), result)
 
 
-def end_paths(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int) -> pd.DataFrame:
-    """The rows of `probes.gradient_by_length` at k = 0 and k = n only (`k`, `path_norm`, `sample_norms`):
-    there is one path of each of those lengths, so every sampled set is that path and the sampled norms are
-    its per-example norms, repeated `samples` times (sample-major, as the probe gives them). Taken from the
-    exact decomposition, which costs a fraction of the sampling."""
-    exact = probes.path_gradients(model, x, y)
-    n = len(exact) - 1
-    per_example = {k: exact[k].flatten(1).norm(dim=1).numpy() for k in (0, n)}
-    return pd.DataFrame({"k": [0, n], "path_norm": [per_example[k].mean() for k in (0, n)],
-                         "sample_norms": [np.tile(per_example[k], samples) for k in (0, n)]})
-
-
 def gradients(profile: Profile, nets: Nets) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`probes.gradient_by_length` on every seed's residual net and the first `profile.probe_batch` test
     examples (`trained` True), and the same net untrained (`probes.untrained`, BN statistics of 1,000
-    training images; `trained` False) on the same examples with as many samples, at k = 0 and k = n only
-    (`end_paths`: all that `gradient_decay` compares): one row per (seed, trained, path length k), `examples`
-    the batch size; and one row per seed of the seconds each method took (trained nets)."""
+    training images; `trained` False) on the same examples and path sets: one row per (seed, trained, path
+    length k), `examples` the batch size; and one row per seed of the seconds each method took (trained nets)."""
     batch = profile.probe_batch
     x, y = nets.x[:batch], nets.y[:batch]
     train_x = data.load(nets.dataset).train_x[:1000] if nets.residual else None
@@ -278,7 +267,8 @@ def _gradients(result: TrainResult, x: torch.Tensor, y: torch.Tensor, train_x: t
                samples: int) -> tuple[list[pd.DataFrame], dict]:
     """One run's rows of `gradients` (trained, then its untrained control) and its timing row."""
     frame, seconds = probes.gradient_by_length(result.model, x, y, samples=samples, seed=result.config.seed)
-    control = end_paths(probes.untrained(result.config, train_x), x, y, samples)
+    control, _ = probes.gradient_by_length(probes.untrained(result.config, train_x), x, y, samples=samples,
+                                           seed=result.config.seed)  # the same path sets as the trained net's
     return ([_describe(frame, result).assign(trained=True, examples=len(x)),
              _describe(control, result).assign(trained=False, examples=len(x))],
             {"seed": result.config.seed, **seconds})
@@ -542,17 +532,24 @@ def gradient_decay(dataset: str, gradients: pd.DataFrame) -> Verdict:
 
 
 def effective_paths(dataset: str, gradients: pd.DataFrame) -> Verdict:
-    """Veit's mean path length over n, nets that trained (the trained rows, not the control's); units: test
-    examples and sampled path sets. The detail gives the exact view."""
-    gradients = _trained(_learned(gradients))
-    found = [_path_measurement(veit_mean_length, _norm_grid(g)) for g in per_seed.rows(gradients).values()]
+    """Veit's mean path length over n, nets that trained, and (its "is it learned?" row) the same net untrained,
+    same examples and path sets; units: test examples and sampled path sets. The detail gives the exact view."""
+    gradients = _learned(gradients)
+    trained, untrained = [], []
+    for g in per_seed.rows(gradients).values():
+        if g.trained.all() or not g.trained.any():
+            continue  # a seed without both nets has no control
+        trained.append(_path_measurement(veit_mean_length, _norm_grid(g[g.trained])))
+        untrained.append(_path_measurement(veit_mean_length, _norm_grid(g[~g.trained])))
     detail = ""
-    if len(gradients):
-        n = int(gradients.k.max())
-        lo, hi = effective_range(gradients)
+    if trained:
+        t = _trained(gradients)
+        n = int(t.k.max())
+        lo, hi = effective_range(t)
         detail = (f"exact summed gradient: 90 % from lengths {lo}-{hi} of {n} ({lo / n:.2f}n-{hi / n:.2f}n), "
-                  f"{100 * share_of_paths(n, lo, hi):.1f} % of the paths")
-    return check(CLAIMS["effective_paths"], dataset, found, detail=detail)
+                  f"{100 * share_of_paths(n, lo, hi):.1f} % of the paths; Veit's mean length untrained "
+                  f"{np.mean([u.value for u in untrained]):.2f}n")
+    return check(CLAIMS["effective_paths"], dataset, trained, untrained, detail=detail)
 
 
 def short_paths_training(dataset: str, short_paths: pd.DataFrame) -> Verdict:
@@ -764,7 +761,7 @@ def gradient_per_length(gradients: pd.DataFrame) -> plt.Figure:
         if "trained" in every and (~every.trained).any():
             control = every[~every.trained].pivot(index="k", columns="seed", values="path_norm")
             row[0].semilogy(control.index, np.exp(np.log(control).mean(1)), marker="s", ms=4, color="0.55",
-                            ls="--", label="untrained (control, k = 0 and n)")
+                            ls="--", label="untrained (control)")
             row[0].legend(frameon=False, fontsize=8)
         row[0].set_title(f"{dataset}: gradient along one path", fontsize=10)
         row[0].set_ylabel("norm at $h_0$ (log)")
