@@ -127,6 +127,8 @@ def test_a_group_without_normalisation_and_with_skipinit_is_each_run_alone():
     group = replace(GROUP, epochs=2, norm="none", skipinit=True, lr=0.02, trained_with=(0, 1))
     together, alone = _together_and_alone(group)
     for t, a in zip(together, alone, strict=True):
-        assert _largest_difference(t, a) < 1e-6
+        # 1e-5 as for the batch-norm group: unnormalised training amplifies float64 rounding (1.5e-6 seen on one
+        # run), far below the 1e-2 that separates two seeds (below)
+        assert _largest_difference(t, a) < 1e-5
         assert t.model.blocks[0].branch[-1].alpha.item() != 0  # the branches learned away from zero
     assert _largest_difference(together[1], alone[0]) > 1e-2
