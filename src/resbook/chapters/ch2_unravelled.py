@@ -512,16 +512,24 @@ def veit_mean_length(mean_norm: np.ndarray) -> float:
     return float((k * weight).sum() / weight.sum() / n)
 
 
+def _paired_measurements(statistic: Callable[[np.ndarray], float], gradients: pd.DataFrame
+                          ) -> tuple[list[stats.Measurement], list[stats.Measurement]]:
+    """`statistic` of each seed's trained net and of its untrained control (same examples and path sets); a seed
+    without both nets has no control and is left out."""
+    trained, untrained = [], []
+    for g in per_seed.rows(gradients).values():
+        if g.trained.all() or not g.trained.any():
+            continue
+        trained.append(_path_measurement(statistic, _norm_grid(g[g.trained])))
+        untrained.append(_path_measurement(statistic, _norm_grid(g[~g.trained])))
+    return trained, untrained
+
+
 def gradient_decay(dataset: str, gradients: pd.DataFrame) -> Verdict:
     """log10 of the mean path norm at k = n over k = 0, trained minus untrained (same seed, same examples and
     path sets), nets that trained; units: test examples and sampled path sets."""
     gradients = _learned(gradients)
-    trained, untrained = [], []
-    for g in per_seed.rows(gradients).values():
-        if g.trained.all() or not g.trained.any():
-            continue  # a seed without both nets has no control
-        trained.append(_path_measurement(_decay, _norm_grid(g[g.trained])))
-        untrained.append(_path_measurement(_decay, _norm_grid(g[~g.trained])))
+    trained, untrained = _paired_measurements(_decay, gradients)
     detail = ""
     if trained:
         t = _trained(gradients)
@@ -535,12 +543,7 @@ def effective_paths(dataset: str, gradients: pd.DataFrame) -> Verdict:
     """Veit's mean path length over n, nets that trained, and (its "is it learned?" row) the same net untrained,
     same examples and path sets; units: test examples and sampled path sets. The detail gives the exact view."""
     gradients = _learned(gradients)
-    trained, untrained = [], []
-    for g in per_seed.rows(gradients).values():
-        if g.trained.all() or not g.trained.any():
-            continue  # a seed without both nets has no control
-        trained.append(_path_measurement(veit_mean_length, _norm_grid(g[g.trained])))
-        untrained.append(_path_measurement(veit_mean_length, _norm_grid(g[~g.trained])))
+    trained, untrained = _paired_measurements(veit_mean_length, gradients)
     detail = ""
     if trained:
         t = _trained(gradients)
